@@ -1,0 +1,3 @@
+from genjscc.cli import main
+
+main()

@@ -1,0 +1,298 @@
+"""Complex baseband channels, the per-image power constraint and BCR arithmetic.
+
+Conventions (facts.md §2), used everywhere in genjscc:
+
+* Channel symbols are complex: ``z [B, k] complex64``, one row per image, ``k`` complex
+  channel uses per image. Real encoder outputs ``[B, C, h, w]`` are paired into complex
+  symbols by :func:`real_to_complex` (consecutive real values form one symbol).
+* Power: each image's symbols satisfy ``mean_j |z_j|^2 = P`` (:func:`power_normalize`).
+* SNR is given in dB, as a Python float or a per-image tensor ``[B]``; the noise variance
+  per *complex* symbol is ``sigma^2 = P / 10^(snr_db/10)``, i.e. ``sigma^2 / 2`` per real
+  dimension.
+* Bandwidth compression ratio ``rho = k / n`` with ``n = 3 H W`` real source values.
+
+Channels are ``nn.Module`` s whose ``forward(z, snr_db, *, h=None, generator=None)`` returns
+the received (and, with CSI, equalised) symbols. They are differentiable in ``z``.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "AWGN",
+    "BlockRayleigh",
+    "FastRayleigh",
+    "Channel",
+    "power_normalize",
+    "real_to_complex",
+    "complex_to_real",
+    "noise_variance",
+    "snr_tensor",
+    "sample_snr_db",
+    "parse_bcr",
+    "bcr_to_channels",
+    "channels_to_bcr",
+    "build_channel",
+    "CHANNELS",
+]
+
+SNR_DB_LIMIT = 100.0  # |SNR| beyond this is almost certainly a unit mistake (linear vs dB)
+
+
+# ----------------------------------------------------------------------------- symbols
+
+
+def real_to_complex(x: Tensor) -> Tensor:
+    """Pair the real values of each image into complex symbols.
+
+    x: ``[B, ...]`` real with an even number of values per image.
+    Returns ``[B, k]`` complex, ``k = x[0].numel() / 2``; value ``2j`` is the real part and
+    ``2j+1`` the imaginary part of symbol ``j`` (row-major order of ``x[b]``).
+    """
+    if x.is_complex():
+        raise TypeError("real_to_complex expects a real tensor, got a complex one")
+    batch = x.shape[0]
+    per_image = x[0].numel() if batch else 0
+    if per_image % 2:
+        raise ValueError(
+            f"each image needs an even number of real values to form complex symbols, "
+            f"got {per_image} (shape {tuple(x.shape)}); use an even channel count"
+        )
+    pairs = x.reshape(batch, per_image // 2, 2).float()
+    return torch.view_as_complex(pairs.contiguous())
+
+
+def complex_to_real(z: Tensor, shape: torch.Size | tuple[int, ...]) -> Tensor:
+    """Inverse of :func:`real_to_complex`: ``[B, k]`` complex -> real tensor of ``shape``."""
+    return torch.view_as_real(z).reshape(shape)
+
+
+def power_normalize(z: Tensor, power: float = 1.0) -> Tensor:
+    """Scale each image's symbols to average power ``power``.
+
+    z: ``[B, k]`` complex. Returns ``sqrt(k P) z / ||z||`` per row, so that
+    ``mean_j |z_j|^2 = P`` exactly (up to float rounding) for every image.
+    """
+    if not z.is_complex() or z.dim() != 2:
+        raise ValueError(f"power_normalize expects complex symbols [B, k], got {tuple(z.shape)} {z.dtype}")
+    if power <= 0:
+        raise ValueError(f"power must be positive, got {power}")
+    k = z.shape[1]
+    norm = torch.linalg.vector_norm(z, dim=1, keepdim=True).clamp_min(1e-12)
+    return z * (math.sqrt(k * power) / norm)
+
+
+# ----------------------------------------------------------------------------- SNR
+
+
+def snr_tensor(snr_db: float | Tensor, batch: int, device: torch.device | str | None = None) -> Tensor:
+    """Return the SNR in dB as a float tensor ``[B]`` (a scalar is broadcast).
+
+    Raises ``ValueError`` for non-finite values, a wrong length, or |SNR| > 100 dB (which
+    usually means a linear SNR was passed where dB is expected).
+    """
+    snr = torch.as_tensor(snr_db, dtype=torch.float32, device=device)
+    if snr.dim() == 0:
+        snr = snr.expand(batch)
+    elif snr.shape != (batch,):
+        raise ValueError(f"snr_db must be a scalar or a tensor [B={batch}], got shape {tuple(snr.shape)}")
+    if not torch.isfinite(snr).all():
+        raise ValueError("snr_db must be finite (got NaN or inf)")
+    if (snr.abs() > SNR_DB_LIMIT).any():
+        raise ValueError(
+            f"snr_db {snr.abs().max().item():g} is out of range: give the SNR in dB "
+            f"(|SNR| <= {SNR_DB_LIMIT:g}), e.g. 10 for 10 dB, not a linear ratio"
+        )
+    return snr
+
+
+def noise_variance(snr_db: Tensor, power: float = 1.0) -> Tensor:
+    """Noise variance per complex symbol, ``sigma^2 = P / 10^(snr_db / 10)``."""
+    return power / torch.pow(10.0, snr_db / 10.0)
+
+
+def sample_snr_db(
+    batch: int, low: float, high: float, *, generator: torch.Generator | None = None, device=None
+) -> Tensor:
+    """Draw per-image SNRs uniformly in ``[low, high]`` dB: ``[B]`` float."""
+    if high < low:
+        raise ValueError(f"SNR range low={low} > high={high}; give it as LOW,HIGH")
+    u = torch.rand(batch, generator=generator, device=device)
+    return low + (high - low) * u
+
+
+def _complex_normal(shape, *, generator, device) -> Tensor:
+    """Standard circular complex Gaussian CN(0, 1): each real part has variance 1/2."""
+    parts = torch.randn(*shape, 2, generator=generator, device=device) * math.sqrt(0.5)
+    return torch.view_as_complex(parts)
+
+
+# ----------------------------------------------------------------------------- channels
+
+
+class Channel(nn.Module):
+    """Base class: ``forward(z [B, k] complex, snr_db) -> y [B, k] complex``."""
+
+    name: str = "channel"
+    power: float = 1.0
+
+    def _noise(self, z: Tensor, snr_db: float | Tensor, generator) -> Tensor:
+        snr = snr_tensor(snr_db, z.shape[0], z.device)
+        sigma = noise_variance(snr, self.power).sqrt().unsqueeze(1)
+        return sigma * _complex_normal(z.shape, generator=generator, device=z.device)
+
+    @staticmethod
+    def _check(z: Tensor) -> None:
+        if not z.is_complex() or z.dim() != 2:
+            raise ValueError(f"channel input must be complex symbols [B, k], got {tuple(z.shape)} {z.dtype}")
+
+    def describe(self) -> str:
+        return self.name
+
+
+class AWGN(Channel):
+    """Complex AWGN: ``y = z + w``, ``w ~ CN(0, P / 10^(snr_db/10))``."""
+
+    name = "awgn"
+
+    def __init__(self, power: float = 1.0):
+        super().__init__()
+        self.power = power
+
+    def forward(self, z: Tensor, snr_db: float | Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        self._check(z)
+        return z + self._noise(z, snr_db, generator)
+
+
+Equalizer = Literal["zf", "mmse", "none"]
+
+
+class _Rayleigh(Channel):
+    """Shared logic of block and fast Rayleigh fading: ``y = h z + w``, ``h ~ CN(0, 1)``.
+
+    ``csi``: ``"zf"`` returns ``y h* / |h|^2``; ``"mmse"`` returns
+    ``y h* / (|h|^2 + sigma^2 / P)``; ``"none"`` returns ``y`` (no channel knowledge).
+    """
+
+    def __init__(self, csi: Equalizer = "mmse", power: float = 1.0):
+        super().__init__()
+        if csi not in ("zf", "mmse", "none"):
+            raise ValueError(f"csi must be 'zf', 'mmse' or 'none', got {csi!r}")
+        self.csi = csi
+        self.power = power
+
+    def draw_fading(self, z: Tensor, *, generator: torch.Generator | None = None) -> Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def forward(
+        self,
+        z: Tensor,
+        snr_db: float | Tensor,
+        *,
+        h: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        self._check(z)
+        if h is None:
+            h = self.draw_fading(z, generator=generator)
+        h = torch.broadcast_to(h.to(z.device), z.shape)
+        y = h * z + self._noise(z, snr_db, generator)
+        if self.csi == "none":
+            return y
+        if self.csi == "zf":
+            return y * h.conj() / (h.abs().square().clamp_min(1e-12))
+        snr = snr_tensor(snr_db, z.shape[0], z.device).unsqueeze(1)
+        inv_snr = noise_variance(snr, self.power) / self.power
+        return y * h.conj() / (h.abs().square() + inv_snr)
+
+    def describe(self) -> str:
+        return f"{self.name}(csi={self.csi})"
+
+
+class BlockRayleigh(_Rayleigh):
+    """Slow (block) Rayleigh fading: one ``h ~ CN(0, 1)`` per image, ``h [B, 1]``."""
+
+    name = "rayleigh"
+
+    def draw_fading(self, z: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        return _complex_normal((z.shape[0], 1), generator=generator, device=z.device)
+
+
+class FastRayleigh(_Rayleigh):
+    """Fast Rayleigh fading: an independent ``h ~ CN(0, 1)`` per symbol, ``h [B, k]``."""
+
+    name = "fast-rayleigh"
+
+    def draw_fading(self, z: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        return _complex_normal(tuple(z.shape), generator=generator, device=z.device)
+
+
+CHANNELS = {"awgn": AWGN, "rayleigh": BlockRayleigh, "block-rayleigh": BlockRayleigh, "fast-rayleigh": FastRayleigh}
+
+
+def build_channel(name: str, csi: Equalizer = "mmse") -> Channel:
+    """Channel by name: ``awgn``, ``rayleigh`` (= ``block-rayleigh``) or ``fast-rayleigh``."""
+    key = name.lower()
+    if key not in CHANNELS:
+        raise ValueError(f"unknown channel {name!r}; choose one of {sorted(CHANNELS)}")
+    cls = CHANNELS[key]
+    return cls() if cls is AWGN else cls(csi=csi)
+
+
+# ----------------------------------------------------------------------------- BCR
+
+
+def parse_bcr(bcr: str | float | Fraction) -> Fraction:
+    """Parse a BCR given as ``"1/48"``, ``"0.0208"``, a float or a Fraction."""
+    try:
+        value = Fraction(bcr).limit_denominator(100_000) if not isinstance(bcr, str) else Fraction(bcr.strip())
+    except (ValueError, ZeroDivisionError) as exc:
+        raise ValueError(f"cannot read BCR {bcr!r}: write it as a fraction such as 1/48") from exc
+    if not 0 < value <= 1:
+        raise ValueError(f"BCR must lie in (0, 1], got {value}")
+    return value
+
+
+def channels_to_bcr(channels: int, height: int, width: int, downsample: int) -> Fraction:
+    """BCR of an encoder with ``channels`` real outputs on an (H/f) x (W/f) grid.
+
+    ``k = C (H/f)(W/f) / 2`` complex uses, ``n = 3 H W``: ``rho = C / (6 f^2)``.
+    """
+    _check_divisible(height, width, downsample)
+    k2 = channels * (height // downsample) * (width // downsample)
+    return Fraction(k2, 2 * 3 * height * width)
+
+
+def bcr_to_channels(bcr: str | float | Fraction, height: int, width: int, downsample: int) -> int:
+    """Encoder output channels ``C`` that give exactly BCR ``rho`` at H x W.
+
+    ``C = 6 f^2 rho`` must be a whole number and ``C (H/f)(W/f)`` even; otherwise a
+    ``ValueError`` names the nearest achievable BCRs.
+    """
+    rho = parse_bcr(bcr)
+    _check_divisible(height, width, downsample)
+    exact = rho * 6 * downsample * downsample
+    grid = (height // downsample) * (width // downsample)
+    if exact.denominator == 1 and (exact.numerator * grid) % 2 == 0 and exact.numerator > 0:
+        return int(exact.numerator)
+    lo = max(1, math.floor(exact))
+    candidates = sorted({c for c in (lo - 1, lo, lo + 1, lo + 2) if c >= 1 and (c * grid) % 2 == 0})
+    near = ", ".join(str(channels_to_bcr(c, height, width, downsample)) for c in candidates[:3])
+    raise ValueError(
+        f"BCR {rho} is not reachable at {height}x{width} with downsampling {downsample} "
+        f"(needs {float(exact):g} encoder channels); nearest achievable BCRs: {near}"
+    )
+
+
+def _check_divisible(height: int, width: int, downsample: int) -> None:
+    if height % downsample or width % downsample:
+        raise ValueError(
+            f"image size {height}x{width} is not divisible by the model's downsampling factor "
+            f"{downsample}; crop or pad to a multiple of {downsample}"
+        )

@@ -1,0 +1,12 @@
+"""``genjscc`` console script. Each command module registers its commands on import."""
+
+from genjscc.cli.app import app, train_app, zoo_app
+
+# Command modules: importing one registers its commands on `app`.
+from genjscc.cli import core, train  # noqa: E402,F401
+
+__all__ = ["app", "train_app", "zoo_app", "main"]
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,434 @@
+"""Image data: the embedded photo set, image folders and CIFAR-10 batches.
+
+Every dataset yields float images ``[3, S, S]`` in [0, 1]. A dataset is named by a spec:
+
+* ``photos`` — real photographs that ship inside the scikit-image and scikit-learn wheels,
+  split by **whole image** (:data:`PHOTO_SPLIT`). Training crops are random squares whose
+  side is drawn log-uniformly between 1/4 and all of the image's short side, resized to
+  S x S, randomly flipped. Test crops are fixed: each test image is resized so its short side
+  is 1, 2 and 4 times S and cut into a grid of S x S tiles (centred).
+* ``folder:PATH`` — every image Pillow reads below PATH (recursive). If PATH has ``train``
+  and ``test`` sub-folders they are the split; otherwise a file goes to ``test`` when a hash
+  of its relative path falls in the last 10 %. Training: random square crop of 80–100 % of
+  the short side, resized, flipped; test: the centred square, resized.
+* ``cifar10:PATH`` — the CIFAR-10 python batches (``data_batch_1..5``, ``test_batch``).
+
+Training datasets are map-style and deterministic: item ``i`` is drawn from a generator
+seeded by ``(seed, i)``, so a resumed run sees the same crops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import pickle
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+from torch.utils.data import Dataset
+
+__all__ = [
+    "PHOTO_SPLIT",
+    "load_dataset",
+    "load_image",
+    "save_image",
+    "photo_images",
+    "CropDataset",
+    "FixedDataset",
+    "FolderImages",
+    "DataError",
+]
+
+Split = Literal["train", "test"]
+
+# Colour photographs shipped in the wheels, split by whole image. motorcycle_right is left out:
+# it is the other view of motorcycle_left's stereo pair and would leak between splits.
+PHOTO_SPLIT: dict[str, tuple[str, ...]] = {
+    "train": (
+        "skimage:astronaut.png",
+        "skimage:hubble_deep_field.jpg",
+        "skimage:ihc.png",
+        "skimage:motorcycle_left.png",
+        "skimage:retina.jpg",
+        "skimage:rocket.jpg",
+        "sklearn:china.jpg",
+    ),
+    "test": ("skimage:chelsea.png", "skimage:coffee.png", "sklearn:flower.jpg"),
+}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jp2", ".avif"}
+
+
+class DataError(ValueError):
+    """A dataset or image cannot be used as given; the message says why and what to do."""
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def load_image(path: str | Path) -> Tensor:
+    """Read any image Pillow reads as ``[3, H, W]`` float in [0, 1] (grayscale/alpha -> RGB)."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            array = np.asarray(_to_rgb(im))
+    except FileNotFoundError:
+        raise DataError(f"image file not found: {path}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise DataError(f"cannot read image {path}: {exc}") from None
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255.0
+
+
+def save_image(image: Tensor, path: str | Path) -> None:
+    """Write ``[3, H, W]`` in [0, 1] to ``path`` (format from the suffix), atomically."""
+    if image.dim() != 3 or image.shape[0] != 3:
+        raise ValueError(f"save_image expects [3, H, W], got {tuple(image.shape)}")
+    path = Path(path)
+    array = (image.detach().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+    buffer = io.BytesIO()
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"unknown image format for {path}; use .png or .jpg")
+    Image.fromarray(array).save(buffer, format=fmt)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(buffer.getvalue())
+    tmp.replace(path)
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        background = Image.new("RGB", im.size, (255, 255, 255))
+        rgba = im.convert("RGBA")
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return im.convert("RGB")
+
+
+def _uint8_chw(im: Image.Image) -> Tensor:
+    return torch.from_numpy(np.asarray(_to_rgb(im)).copy()).permute(2, 0, 1).contiguous()
+
+
+def _resize(image: Tensor, height: int, width: int) -> Tensor:
+    """Antialiased bilinear resize of ``[3, H, W]`` (uint8 or float) to float [0, 1]."""
+    x = image.float().unsqueeze(0)
+    if image.dtype == torch.uint8:
+        x = x / 255.0
+    if x.shape[-2:] != (height, width):
+        x = F.interpolate(x, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+    return x.squeeze(0).clamp(0, 1)
+
+
+# ----------------------------------------------------------------------------- photos
+
+
+@lru_cache(maxsize=None)
+def _photo(name: str) -> Tensor:
+    source, filename = name.split(":", 1)
+    if source == "skimage":
+        import skimage
+
+        path = Path(skimage.__file__).parent / "data" / filename
+    else:
+        import sklearn.datasets
+
+        path = Path(sklearn.datasets.__file__).parent / "images" / filename
+    if not path.exists():
+        raise DataError(f"embedded photo {name} not found at {path}; reinstall scikit-image/scikit-learn")
+    with Image.open(path) as im:
+        return _uint8_chw(im)
+
+
+def photo_images(split: Split) -> list[Tensor]:
+    """The whole embedded photos of a split as uint8 ``[3, H, W]`` tensors."""
+    return [_photo(name) for name in PHOTO_SPLIT[split]]
+
+
+def grid_crops(image: Tensor, size: int, scales: tuple[int, ...] = (1, 2, 4)) -> list[Tensor]:
+    """Deterministic S x S tiles: resize so the short side is ``s * S`` and tile, for each s."""
+    crops = []
+    h, w = image.shape[-2:]
+    for s in scales:
+        short = s * size
+        new_h, new_w = (short, max(short, round(w * short / h))) if h <= w else (max(short, round(h * short / w)), short)
+        resized = _resize(image, new_h, new_w)
+        rows, cols = new_h // size, new_w // size
+        top, left = (new_h - rows * size) // 2, (new_w - cols * size) // 2
+        for r in range(rows):
+            for c in range(cols):
+                y, x = top + r * size, left + c * size
+                crops.append(resized[:, y : y + size, x : x + size].contiguous())
+    return crops
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+class CropDataset(Dataset):
+    """Random square crops of a list of images, resized to S x S and randomly flipped.
+
+    Item ``i`` depends only on ``(seed, i)``. The crop side is ``short * u`` with
+    ``u = min_fraction ** r``, ``r ~ U(0, 1)`` (log-uniform in [min_fraction, 1]).
+    """
+
+    def __init__(self, images, size: int, *, length: int = 50_000, seed: int = 0, min_fraction: float = 0.25):
+        self.images = images
+        self.size, self.length, self.seed, self.min_fraction = size, length, seed, min_fraction
+        self._pyramids: dict[int, list[Tensor]] = {}  # in-memory images: halved copies for fast crops
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> Tensor:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        which = int(torch.randint(len(self.images), (1,), generator=g))  # every image equally often
+        image = _materialise(self.images[which])
+        h, w = image.shape[-2:]
+        short = min(h, w)
+        r = torch.rand(3, generator=g)
+        side = max(self.size, min(short, round(short * self.min_fraction ** r[0].item())))
+        y = int(r[1].item() * (h - side + 1)) if h > side else 0
+        x = int(r[2].item() * (w - side + 1)) if w > side else 0
+        level = 0
+        if isinstance(self.images[which], Tensor):
+            # crop from the smallest halved copy that still has >= size pixels across the crop
+            level = max(0, int(math.floor(math.log2(side / self.size))))
+            image = self._pyramid(which)[min(level, len(self._pyramid(which)) - 1)]
+            level = min(level, len(self._pyramid(which)) - 1)
+        scale = 2**level
+        y0, x0, s0 = y // scale, x // scale, max(1, side // scale)
+        crop = _resize(image[:, y0 : y0 + s0, x0 : x0 + s0], self.size, self.size)
+        if torch.rand(1, generator=g).item() < 0.5:
+            crop = crop.flip(-1)
+        return crop
+
+
+    def _pyramid(self, which: int) -> list[Tensor]:
+        if which not in self._pyramids:
+            levels = [self.images[which]]
+            while min(levels[-1].shape[-2:]) >= 2 * self.size:
+                h, w = levels[-1].shape[-2:]
+                levels.append((_resize(levels[-1], h // 2, w // 2) * 255).round().byte())
+            self._pyramids[which] = levels
+        return self._pyramids[which]
+
+
+class FixedDataset(Dataset):
+    """A fixed list of ``[3, S, S]`` float images."""
+
+    def __init__(self, images: list[Tensor]):
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> Tensor:
+        return self.images[index]
+
+
+def _shape(image) -> tuple[int, int]:
+    return tuple(image.shape[-2:]) if isinstance(image, Tensor) else image.shape_hw
+
+
+def _materialise(image) -> Tensor:
+    return image if isinstance(image, Tensor) else image.load()
+
+
+# ----------------------------------------------------------------------------- folders
+
+
+@dataclass(frozen=True)
+class _LazyImage:
+    path: Path
+    shape_hw: tuple[int, int]
+    upscale_to: int = 0  # > 0: resize so the short side is at least this
+
+    def load(self) -> Tensor:
+        with Image.open(self.path) as im:
+            image = _uint8_chw(im)
+        if self.upscale_to and min(image.shape[-2:]) < self.upscale_to:
+            h, w = image.shape[-2:]
+            scale = self.upscale_to / min(h, w)
+            image = (_resize(image, math.ceil(h * scale), math.ceil(w * scale)) * 255).round().byte()
+        return image
+
+
+class FolderImages:
+    """Scan a folder of images recursively; check each file once (header only)."""
+
+    def __init__(self, root: str | Path, size: int, *, skip_bad: bool = False, resize_small: bool = False):
+        self.root = Path(root).expanduser()
+        if not self.root.is_dir():
+            raise DataError(f"image folder not found: {self.root}")
+        files = sorted(p for p in self.root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(f"no images found under {self.root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+        good, bad, small = [], [], []
+        for path in files:
+            try:
+                with Image.open(path) as im:
+                    im.verify()
+                with Image.open(path) as im:
+                    w, h = im.size
+            except Exception as exc:  # Pillow raises many types for corrupt files
+                bad.append(f"{path} ({type(exc).__name__})")
+                continue
+            if min(h, w) < size and not resize_small:
+                small.append(f"{path} ({w}x{h})")
+                continue
+            good.append(_LazyImage(path, (max(h, size), max(w, size)) if resize_small else (h, w), size if resize_small else 0))
+        if bad and not skip_bad:
+            listed = "\n  ".join(bad[:20]) + (f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else "")
+            raise DataError(f"{len(bad)} unreadable image file(s) under {self.root}:\n  {listed}\nremove them or pass --skip-bad")
+        if small:
+            listed = "\n  ".join(small[:20]) + (f"\n  ... and {len(small) - 20} more" if len(small) > 20 else "")
+            raise DataError(
+                f"{len(small)} image(s) smaller than {size}x{size} under {self.root}:\n  {listed}\n"
+                "remove them, choose a smaller --size, or pass --resize-small to upscale them"
+            )
+        if not good:
+            raise DataError(f"no usable images under {self.root} ({len(bad)} unreadable)")
+        self.images, self.skipped = good, len(bad)
+
+    def split(self, split: Split) -> list[_LazyImage]:
+        train_dir, test_dir = self.root / "train", self.root / "test"
+        if train_dir.is_dir() and test_dir.is_dir():
+            chosen = test_dir if split == "test" else train_dir
+            return [im for im in self.images if chosen in im.path.parents]
+        out = [im for im in self.images if (_hash_fraction(im.path.relative_to(self.root)) >= 0.9) == (split == "test")]
+        if not out:
+            raise DataError(
+                f"the {split} split of {self.root} is empty ({len(self.images)} images in all); "
+                "add more images or use train/ and test/ sub-folders"
+            )
+        return out
+
+
+def _hash_fraction(path: Path) -> float:
+    digest = hashlib.sha1(str(path).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _centre_square(image: Tensor, size: int) -> Tensor:
+    h, w = image.shape[-2:]
+    side = min(h, w)
+    y, x = (h - side) // 2, (w - side) // 2
+    return _resize(image[:, y : y + side, x : x + side], size, size)
+
+
+# ----------------------------------------------------------------------------- CIFAR-10
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Reads CIFAR batches (dicts of numpy arrays and lists) and nothing that runs code."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: not a CIFAR-10 batch")
+
+
+def load_cifar10(root: str | Path, split: Split) -> Tensor:
+    """CIFAR-10 python batches -> uint8 ``[N, 3, 32, 32]``."""
+    root = Path(root).expanduser()
+    if (root / "cifar-10-batches-py").is_dir():
+        root = root / "cifar-10-batches-py"
+    names = ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
+    arrays = []
+    for name in names:
+        path = root / name
+        if not path.exists():
+            raise DataError(f"CIFAR-10 batch {path} not found; point cifar10:PATH at the cifar-10-batches-py folder")
+        try:
+            with open(path, "rb") as fh:
+                batch = _ArrayUnpickler(fh, encoding="bytes").load()
+            data = np.asarray(batch[b"data"] if b"data" in batch else batch["data"], dtype=np.uint8)
+        except Exception as exc:
+            raise DataError(f"cannot read CIFAR-10 batch {path}: {exc}") from None
+        if data.ndim != 2 or data.shape[1] != 3072:
+            raise DataError(f"CIFAR-10 batch {path} has data of shape {data.shape}, expected [N, 3072]")
+        arrays.append(data)
+    return torch.from_numpy(np.concatenate(arrays)).reshape(-1, 3, 32, 32)
+
+
+class _CifarDataset(Dataset):
+    def __init__(self, data: Tensor, size: int, flip_seed: int | None):
+        self.data, self.size, self.flip_seed = data, size, flip_seed
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int) -> Tensor:
+        image = _resize(self.data[index], self.size, self.size)
+        if self.flip_seed is not None:
+            g = torch.Generator().manual_seed(self.flip_seed * 1_000_003 + index)
+            if torch.rand(1, generator=g).item() < 0.5:
+                image = image.flip(-1)
+        return image
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def load_dataset(
+    spec: str,
+    split: Split,
+    size: int,
+    *,
+    seed: int = 0,
+    length: int = 50_000,
+    limit: int | None = None,
+    skip_bad: bool = False,
+    resize_small: bool = False,
+) -> Dataset:
+    """Dataset named by ``spec`` (see module doc) yielding ``[3, size, size]`` in [0, 1].
+
+    ``length`` is the number of distinct random crops of a cropping training set;
+    ``limit`` keeps only the first images of a test set.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if size < 8 or size % 8:
+        raise DataError(f"size must be a multiple of 8 and at least 8, got {size}")
+    kind, _, arg = spec.partition(":")
+    if kind == "photos":
+        if split == "train":
+            return CropDataset(photo_images("train"), size, length=length, seed=seed)
+        crops = [c for im in photo_images("test") for c in grid_crops(im, size)]
+        return FixedDataset(crops[:limit])
+    if kind == "folder":
+        if not arg:
+            raise DataError("folder datasets are written folder:PATH")
+        images = FolderImages(arg, size, skip_bad=skip_bad, resize_small=resize_small).split(split)
+        if split == "train":
+            return CropDataset(images, size, length=length, seed=seed, min_fraction=0.8)
+        return FixedDataset([_centre_square(im.load(), size) for im in images[:limit]])
+    if kind == "cifar10":
+        if not arg:
+            raise DataError("CIFAR-10 datasets are written cifar10:PATH")
+        data = load_cifar10(arg, split)
+        if limit is not None:
+            data = data[:limit]
+        return _CifarDataset(data, size, seed if split == "train" else None)
+    raise DataError(f"unknown dataset {spec!r}; use photos, folder:PATH or cifar10:PATH")
+
+
+def stack(dataset: Dataset, limit: int | None = None) -> Tensor:
+    """All (or the first ``limit``) items of a dataset as one tensor ``[N, 3, S, S]``."""
+    n = len(dataset) if limit is None else min(limit, len(dataset))
+    return torch.stack([dataset[i] for i in range(n)])

@@ -1,0 +1,167 @@
+"""Sweeps of a scheme over SNRs, with one record schema for every scheme.
+
+A record (one row per scheme x SNR x metric)::
+
+    scheme, model, data, size, bcr, channel, snr_db, metric, mean, ci95, n
+
+``ci95`` is the half-width of the 95 % Student-t confidence interval of the mean over the
+``n`` test images. Channel noise is seeded per (seed, SNR, batch), so two schemes see the
+same noise draws where their symbol counts agree, and reruns give identical numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+import torch
+from torch import Tensor
+
+from genjscc.channel import Channel
+from genjscc.metrics import DEFAULT_METRICS, PER_IMAGE_METRICS, ms_ssim_setting
+from genjscc.schemes import Scheme
+
+__all__ = ["Record", "evaluate", "records_to_csv", "records_to_json", "records_table", "write_records", "mean_ci95"]
+
+FIELDS = ("scheme", "model", "data", "size", "bcr", "channel", "snr_db", "metric", "mean", "ci95", "n")
+
+
+@dataclass
+class Record:
+    scheme: str
+    model: str
+    data: str
+    size: int
+    bcr: str
+    channel: str
+    snr_db: float
+    metric: str
+    mean: float
+    ci95: float
+    n: int
+
+
+def mean_ci95(values: Tensor) -> tuple[float, float]:
+    """Mean and half-width of the 95 % t-interval of ``values [n]``."""
+    from scipy.stats import t
+
+    v = values.double().flatten()
+    n = v.numel()
+    mean = v.mean().item()
+    if n < 2:
+        return mean, float("nan")
+    return mean, float(t.ppf(0.975, n - 1) * v.std(unbiased=True).item() / math.sqrt(n))
+
+
+def evaluate(
+    scheme: Scheme,
+    images: Tensor,
+    channel: Channel,
+    snrs_db: Iterable[float],
+    *,
+    data: str = "photos",
+    metrics: Iterable[str] = DEFAULT_METRICS,
+    batch_size: int = 64,
+    seed: int = 0,
+    progress=None,
+) -> list[Record]:
+    """Send ``images [N, 3, H, W]`` in [0, 1] through ``scheme`` at each SNR; one record per metric."""
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be [N, 3, H, W], got {tuple(images.shape)}")
+    height, width = images.shape[-2:]
+    scheme.check_size(height, width)
+    names = [m for m in metrics if not (m == "ms-ssim" and ms_ssim_setting(min(height, width)) is None)]
+    unknown = [m for m in names if m not in PER_IMAGE_METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; available: {sorted(PER_IMAGE_METRICS)}")
+    bcr = scheme.bcr(height, width)
+    records = []
+    for snr in snrs_db:
+        values: dict[str, list[Tensor]] = {m: [] for m in names}
+        for start in range(0, images.shape[0], batch_size):
+            batch = images[start : start + batch_size].to(scheme.device)
+            g = torch.Generator(device=scheme.device).manual_seed(_noise_seed(seed, snr, start))
+            recon = scheme.transmit(batch, channel, float(snr), generator=g).clamp(0, 1)
+            with torch.no_grad():
+                for m in names:
+                    values[m].append(PER_IMAGE_METRICS[m](recon, batch).float().cpu())
+            if progress is not None:
+                progress(snr, start + batch.shape[0], images.shape[0])
+        for m in names:
+            mean, ci = mean_ci95(torch.cat(values[m]))
+            records.append(
+                Record(
+                    scheme.kind, scheme.label, data, int(height), str(bcr) if bcr is not None else "",
+                    channel.describe(), float(snr), m, mean, ci, images.shape[0],
+                )
+            )
+    return records
+
+
+def _noise_seed(seed: int, snr: float, start: int) -> int:
+    return (seed * 1_000_003 + int(round(snr * 100)) * 7919 + start) % (2**63)
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def records_to_csv(records: list[Record]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=FIELDS)
+    writer.writeheader()
+    for r in records:
+        writer.writerow(asdict(r))
+    return buffer.getvalue()
+
+
+def records_to_json(records: list[Record]) -> str:
+    return json.dumps({"fields": list(FIELDS), "results": [asdict(r) for r in records]}, indent=2) + "\n"
+
+
+def write_records(records: list[Record], path: Path) -> None:
+    """Write CSV (``.csv``) or JSON (anything else) atomically."""
+    from genjscc.weights import atomic_write_text
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, records_to_csv(records) if path.suffix == ".csv" else records_to_json(records))
+
+
+def read_records(path: Path) -> list[Record]:
+    path = Path(path)
+    if path.suffix == ".csv":
+        rows = list(csv.DictReader(path.open()))
+        return [
+            Record(r["scheme"], r["model"], r["data"], int(r["size"]), r["bcr"], r["channel"], float(r["snr_db"]),
+                   r["metric"], float(r["mean"]), float(r["ci95"]), int(r["n"]))
+            for r in rows
+        ]
+    return [Record(**r) for r in json.loads(path.read_text())["results"]]
+
+
+def records_table(records: list[Record]):
+    """A rich Table: one row per (model, channel, SNR), one column per metric (mean ± ci95)."""
+    from rich.table import Table
+
+    metrics = list(dict.fromkeys(r.metric for r in records))
+    table = Table(title="genjscc evaluate")
+    for col in ("model", "bcr", "channel", "SNR (dB)", *metrics, "n"):
+        table.add_column(col, justify="right" if col not in ("model", "channel") else "left")
+    rows: dict[tuple, dict[str, Record]] = {}
+    for r in records:
+        rows.setdefault((r.model, r.bcr, r.channel, r.snr_db), {})[r.metric] = r
+    for (model, bcr, channel, snr), by_metric in rows.items():
+        cells = [f"{by_metric[m].mean:.4f} ± {by_metric[m].ci95:.4f}" if m in by_metric else "" for m in metrics]
+        n = next(iter(by_metric.values())).n
+        table.add_row(model, bcr, channel, f"{snr:g}", *cells, str(n))
+    return table
+
+
+def print_progress_to_stderr(snr: float, done: int, total: int) -> None:
+    print(f"\rSNR {snr:g} dB: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)

@@ -1,0 +1,60 @@
+"""Per-image distortion metrics on [0, 1] images: PSNR, SSIM, MS-SSIM (via torchmetrics).
+
+All functions take ``x, y [N, 3, H, W]`` in [0, 1] and return ``[N]`` float tensors.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torchmetrics.functional.image import (
+    multiscale_structural_similarity_index_measure,
+    structural_similarity_index_measure,
+)
+
+__all__ = ["psnr", "ssim", "ms_ssim", "ms_ssim_setting"]
+
+
+def _check(x: Tensor, y: Tensor) -> None:
+    if x.shape != y.shape or x.dim() != 4:
+        raise ValueError(f"metrics need two image batches [N, C, H, W] of equal shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+
+
+def psnr(x: Tensor, y: Tensor) -> Tensor:
+    """``10 log10(1 / MSE)`` per image (peak 1), in dB; MSE floored at 1e-10 (100 dB)."""
+    _check(x, y)
+    mse = torch.mean((x.float() - y.float()) ** 2, dim=(1, 2, 3))
+    return -10.0 * torch.log10(mse.clamp_min(1e-10))
+
+
+def ssim(x: Tensor, y: Tensor) -> Tensor:
+    """SSIM per image: Gaussian window 11, sigma 1.5, data range 1."""
+    _check(x, y)
+    return structural_similarity_index_measure(x.float(), y.float(), data_range=1.0, reduction="none")
+
+
+def ms_ssim_setting(size: int) -> tuple[int, tuple[float, ...]] | None:
+    """(kernel, betas) of MS-SSIM for images of side ``size``; None when too small.
+
+    The standard 5 scales need side > (kernel - 1) * 2^4; smaller images use the first
+    scales of the standard weights (renormalised) and a smaller kernel.
+    """
+    standard = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+    for kernel, scales in ((11, 5), (7, 5), (7, 4), (5, 4), (5, 3), (3, 3)):
+        if size > (kernel - 1) * 2 ** (scales - 1):
+            betas = standard[:scales]
+            total = sum(betas)
+            return kernel, tuple(b / total for b in betas)
+    return None
+
+
+def ms_ssim(x: Tensor, y: Tensor) -> Tensor:
+    """MS-SSIM per image with the kernel/scales of :func:`ms_ssim_setting`."""
+    _check(x, y)
+    setting = ms_ssim_setting(min(x.shape[-2:]))
+    if setting is None:
+        raise ValueError(f"images of {x.shape[-2]}x{x.shape[-1]} are too small for MS-SSIM (need > 12 pixels)")
+    kernel, betas = setting
+    return multiscale_structural_similarity_index_measure(
+        x.float(), y.float(), data_range=1.0, kernel_size=kernel, betas=betas, reduction="none", normalize="relu"
+    )

@@ -1,0 +1,168 @@
+"""DeepJSCC (Bourtsoulatze, Kurka, Gündüz 2019) with an optional ADJSCC SNR-attention variant.
+
+Encoder: five 5x5 convolutions with PReLU (filters ``f1..f4, C``); the first
+``log2(downsample)`` of them have stride 2. Decoder mirrors it with transposed
+convolutions and ends in a sigmoid. The encoder output ``[B, C, H/f, W/f]`` is paired into
+``k = C H W / (2 f^2)`` complex symbols and normalised to unit power per image, so the
+bandwidth compression ratio is ``rho = C / (6 f^2)`` (``f = 8``: ``C = 384 rho``; 1/6 ... 1/384
+are reachable at any size divisible by 8).
+
+``snr_adaptive=True`` inserts ADJSCC attention-feature (AF) modules (Xu et al. 2021) after
+every layer but the last of each side: ``s = sigmoid(FC(ReLU(FC([mean_hw(x), snr_db]))))``
+rescales the channels, so one model serves a range of SNRs.
+
+The network is fully convolutional: one model sends any image whose sides divide ``f``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+
+from genjscc.channel import Channel, complex_to_real, power_normalize, real_to_complex, snr_tensor
+
+__all__ = ["DeepJSCCConfig", "DeepJSCC", "AttentionFeature"]
+
+
+@dataclass(frozen=True)
+class DeepJSCCConfig:
+    """Architecture of a DeepJSCC model (everything needed to rebuild it)."""
+
+    channels: int  # C, real encoder output channels (sets the BCR)
+    downsample: int = 8  # f, total stride: 2, 4, 8 or 16
+    filters: tuple[int, ...] = (16, 32, 32, 32)  # hidden widths of layers 1..4 (paper: 16, 32, 32, 32)
+    snr_adaptive: bool = False  # ADJSCC AF modules conditioned on the SNR
+    power: float = 1.0  # average power per complex symbol, P
+    kernel_size: int = 5
+
+    def __post_init__(self):
+        if self.downsample not in (2, 4, 8, 16):
+            raise ValueError(f"downsample must be 2, 4, 8 or 16, got {self.downsample}")
+        if self.channels < 1:
+            raise ValueError(f"channels must be >= 1, got {self.channels}")
+        object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
+        if len(self.filters) != 4:
+            raise ValueError(f"filters needs 4 hidden widths, got {self.filters}")
+
+    @property
+    def num_down(self) -> int:
+        return int(math.log2(self.downsample))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["filters"] = list(self.filters)
+        return d
+
+
+class AttentionFeature(nn.Module):
+    """ADJSCC AF module: channel-wise scaling from pooled features and the SNR (dB)."""
+
+    def __init__(self, channels: int, hidden: int | None = None):
+        super().__init__()
+        hidden = hidden or max(channels // 2, 8)
+        self.net = nn.Sequential(
+            nn.Linear(channels + 1, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels), nn.Sigmoid()
+        )
+
+    def forward(self, x: Tensor, snr_db: Tensor) -> Tensor:
+        context = torch.cat([x.mean(dim=(2, 3)), snr_db.unsqueeze(1).to(x.dtype)], dim=1)  # [B, C+1]
+        return x * self.net(context)[:, :, None, None]
+
+
+class _Stack(nn.Module):
+    """Layers with PReLU between them and optional AF modules after each hidden layer."""
+
+    def __init__(self, layers: list[nn.Module], widths: list[int], snr_adaptive: bool, final: nn.Module):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        self.acts = nn.ModuleList(nn.PReLU(w) for w in widths[:-1])
+        self.attention = nn.ModuleList(AttentionFeature(w) for w in widths[:-1]) if snr_adaptive else None
+        self.final = final
+
+    def forward(self, x: Tensor, snr_db: Tensor | None) -> Tensor:
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < last:
+                x = self.acts[i](x)
+                if self.attention is not None:
+                    x = self.attention[i](x, snr_db)
+        return self.final(x)
+
+
+class DeepJSCC(nn.Module):
+    """Encoder -> power normalisation -> channel -> decoder.
+
+    ``forward(images [B, 3, H, W] in [0, 1], channel, snr_db)`` returns reconstructions of the
+    same shape in [0, 1]. ``snr_db`` is a float or a tensor ``[B]`` (dB).
+    """
+
+    def __init__(self, config: DeepJSCCConfig):
+        super().__init__()
+        self.config = config
+        k, pad = config.kernel_size, config.kernel_size // 2
+        enc_widths = [*config.filters, config.channels]
+        enc_layers, c_in = [], 3
+        for i, width in enumerate(enc_widths):
+            stride = 2 if i < config.num_down else 1
+            enc_layers.append(nn.Conv2d(c_in, width, k, stride=stride, padding=pad))
+            c_in = width
+        self.encoder = _Stack(enc_layers, enc_widths, config.snr_adaptive, nn.Identity())
+
+        dec_widths = [*reversed(config.filters), 3]
+        dec_layers, c_in = [], config.channels
+        for i, width in enumerate(dec_widths):
+            upsample = i >= len(dec_widths) - config.num_down  # the last num_down layers upsample
+            if upsample:
+                dec_layers.append(nn.ConvTranspose2d(c_in, width, k, stride=2, padding=pad, output_padding=1))
+            else:
+                dec_layers.append(nn.ConvTranspose2d(c_in, width, k, stride=1, padding=pad))
+            c_in = width
+        self.decoder = _Stack(dec_layers, dec_widths, config.snr_adaptive, nn.Sigmoid())
+
+    # -- the three steps, usable on their own -------------------------------------------
+
+    def _check_images(self, images: Tensor) -> None:
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must be [B, 3, H, W], got {tuple(images.shape)}")
+        f = self.config.downsample
+        if images.shape[2] % f or images.shape[3] % f:
+            raise ValueError(
+                f"image size {images.shape[2]}x{images.shape[3]} is not divisible by the model's "
+                f"downsampling factor {f}; crop or pad to a multiple of {f}"
+            )
+
+    def encode(self, images: Tensor, snr_db: float | Tensor = 0.0) -> tuple[Tensor, torch.Size]:
+        """images ``[B, 3, H, W]`` in [0, 1] -> (symbols ``[B, k]`` complex with power P, latent shape)."""
+        self._check_images(images)
+        snr = snr_tensor(snr_db, images.shape[0], images.device)
+        latent = self.encoder(images * 2 - 1, snr)
+        return power_normalize(real_to_complex(latent), self.config.power), latent.shape
+
+    def decode(self, symbols: Tensor, latent_shape: torch.Size, snr_db: float | Tensor = 0.0) -> Tensor:
+        """received symbols ``[B, k]`` complex -> images ``[B, 3, H, W]`` in [0, 1]."""
+        snr = snr_tensor(snr_db, symbols.shape[0], symbols.device)
+        latent = complex_to_real(symbols, latent_shape).to(self.decoder.layers[0].weight.dtype)
+        return self.decoder(latent, snr)
+
+    def forward(
+        self,
+        images: Tensor,
+        channel: Channel,
+        snr_db: float | Tensor,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        snr = snr_tensor(snr_db, images.shape[0], images.device)
+        symbols, shape = self.encode(images, snr)
+        received = channel(symbols, snr, generator=generator)
+        return self.decode(received, shape, snr)
+
+    def bcr(self, height: int, width: int):
+        from genjscc.channel import channels_to_bcr
+
+        return channels_to_bcr(self.config.channels, height, width, self.config.downsample)
+

@@ -1,0 +1,77 @@
+"""The project's own weight files: safetensors + JSON config + markdown model card.
+
+A model ``NAME`` is three files side by side::
+
+    NAME.safetensors   tensors (the config JSON is also stored in the safetensors metadata)
+    NAME.json          {"kind": "deepjscc", "config": {...}, "training": {...}, "metrics": {...}}
+    NAME.md            model card: data, exact command, steps, wall time, hardware, metrics
+
+Files are written to a temporary name and renamed, so nothing half-written is left behind.
+Pickles are never used for the project's own weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+__all__ = ["save_weights", "load_weights", "WeightsError", "atomic_write_text"]
+
+
+class WeightsError(ValueError):
+    """A weight file is missing, unreadable or of the wrong kind."""
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def save_weights(
+    path: str | Path, state_dict: dict[str, torch.Tensor], meta: dict, card: str | None = None
+) -> Path:
+    """Write ``path`` (``.safetensors``) with ``meta`` as its sibling ``.json`` and optional card."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        path = path.with_suffix(".safetensors")
+    if "kind" not in meta:
+        raise ValueError("weight metadata needs a 'kind' (e.g. 'deepjscc')")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    tmp = path.with_name(path.name + ".part")
+    save_file(tensors, str(tmp), metadata={"genjscc": json.dumps(meta, sort_keys=True)})
+    os.replace(tmp, path)
+    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    if card is not None:
+        atomic_write_text(path.with_suffix(".md"), card)
+    return path
+
+
+def load_weights(path: str | Path, kind: str | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read ``(state_dict, meta)``; ``kind`` checks that the file holds the expected model."""
+    path = Path(path)
+    if not path.exists():
+        raise WeightsError(f"weight file not found: {path}")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as fh:
+            header = fh.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"{path} is not a readable safetensors file: {exc}") from None
+    if "genjscc" in header:
+        meta = json.loads(header["genjscc"])
+    elif path.with_suffix(".json").exists():
+        meta = json.loads(path.with_suffix(".json").read_text())
+    else:
+        raise WeightsError(f"{path} has no genjscc metadata and no {path.with_suffix('.json').name} beside it")
+    if kind is not None and meta.get("kind") != kind:
+        raise WeightsError(f"{path} holds a {meta.get('kind')!r} model, expected {kind!r}")
+    return tensors, meta

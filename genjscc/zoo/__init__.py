@@ -1,0 +1,52 @@
+"""Shipped weights: one typed table (:data:`ZOO`) is the single source of truth.
+
+Each entry names a file ``genjscc/zoo/<file>.safetensors`` with its ``.json`` config and
+``.md`` model card beside it. Every command that takes a model accepts a zoo name or a path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ZooEntry", "ZOO", "ZOO_DIR", "resolve_model"]
+
+ZOO_DIR = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    name: str  # what users type
+    kind: str  # scheme kind that loads it ("deepjscc", "stylegan2", ...)
+    description: str
+
+    @property
+    def path(self) -> Path:
+        return ZOO_DIR / f"{self.name}.safetensors"
+
+
+ZOO: dict[str, ZooEntry] = {
+    e.name: e
+    for e in [
+        ZooEntry("deepjscc-64-bcr1_12", "deepjscc", "DeepJSCC (SNR-adaptive), photos 64x64, BCR 1/12, AWGN -5..10 dB"),
+        ZooEntry("deepjscc-64-bcr1_48", "deepjscc", "DeepJSCC (SNR-adaptive), photos 64x64, BCR 1/48, AWGN -5..10 dB"),
+    ]
+}
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """A zoo name or a path to a ``.safetensors`` file -> an existing path."""
+    key = str(name_or_path)
+    if key in ZOO:
+        path = ZOO[key].path
+        if not path.exists():
+            raise FileNotFoundError(f"zoo model {key!r} is listed but its weights {path} are missing; reinstall genjscc")
+        return path
+    path = Path(key).expanduser()
+    if path.is_dir():
+        candidates = sorted(path.glob("*.safetensors"))
+        if len(candidates) == 1:
+            return candidates[0]
+    if path.exists():
+        return path
+    raise FileNotFoundError(f"no model {key!r}: give a zoo name ({', '.join(ZOO)}) or a path to a .safetensors file")
