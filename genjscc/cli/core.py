@@ -82,7 +82,7 @@ def evaluate(
     snr: str = typer.Option("-5,0,5,10", help="comma-separated SNRs in dB"),
     channel: str = typer.Option("awgn", help="awgn | rayleigh | fast-rayleigh"),
     csi: str = typer.Option("mmse", help="receiver CSI for fading: mmse | zf | none"),
-    metrics: str = typer.Option("psnr,ssim,ms-ssim", help="comma-separated metric names"),
+    metrics: str = typer.Option("psnr,ssim,ms-ssim,lpips-alex", help="comma-separated metric names: psnr, ssim, ms-ssim, lpips-alex, lpips-vgg, and set-level fid, kid (Inception; slow on CPU)"),
     limit: Optional[int] = typer.Option(None, help="use only the first N test images"),
     batch_size: int = typer.Option(64),
     seed: int = typer.Option(0, help="seed of the channel noise"),
