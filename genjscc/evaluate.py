@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from genjscc.channel import Channel
-from genjscc.metrics import DEFAULT_METRICS, PER_IMAGE_METRICS, ms_ssim_setting
+from genjscc.metrics import DEFAULT_METRICS, PER_IMAGE_METRICS, SET_METRICS, ms_ssim_setting
 from genjscc.schemes import Scheme
 
 __all__ = ["Record", "evaluate", "records_to_csv", "records_to_json", "records_table", "write_records", "mean_ci95"]
@@ -71,19 +71,30 @@ def evaluate(
     seed: int = 0,
     progress=None,
 ) -> list[Record]:
-    """Send ``images [N, 3, H, W]`` in [0, 1] through ``scheme`` at each SNR; one record per metric."""
+    """Send ``images [N, 3, H, W]`` in [0, 1] through ``scheme`` at each SNR; one record per metric.
+
+    Set-level metrics (``fid``, ``kid``) compare all reconstructions at an SNR with all
+    targets on Inception features; their ``ci95`` is NaN.
+    """
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be [N, 3, H, W], got {tuple(images.shape)}")
     height, width = images.shape[-2:]
     scheme.check_size(height, width)
     names = [m for m in metrics if not (m == "ms-ssim" and ms_ssim_setting(min(height, width)) is None)]
-    unknown = [m for m in names if m not in PER_IMAGE_METRICS]
+    unknown = [m for m in names if m not in PER_IMAGE_METRICS and m not in SET_METRICS]
     if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}; available: {sorted(PER_IMAGE_METRICS)}")
+        raise ValueError(f"unknown metric(s) {unknown}; available: {sorted(PER_IMAGE_METRICS) + list(SET_METRICS)}")
+    set_names = [m for m in names if m in SET_METRICS]
+    names = [m for m in names if m not in SET_METRICS]
+    if set_names:
+        from genjscc.metrics.fid import FeatureStats, inception_features, set_metric_values
+
+        reference = FeatureStats.from_features(inception_features(images.to(scheme.device)).numpy())
     bcr = scheme.bcr(height, width)
     records = []
     for snr in snrs_db:
         values: dict[str, list[Tensor]] = {m: [] for m in names}
+        features: list[Tensor] = []
         for start in range(0, images.shape[0], batch_size):
             batch = images[start : start + batch_size].to(scheme.device)
             g = torch.Generator(device=scheme.device).manual_seed(_noise_seed(seed, snr, start))
@@ -91,6 +102,8 @@ def evaluate(
             with torch.no_grad():
                 for m in names:
                     values[m].append(PER_IMAGE_METRICS[m](recon, batch).float().cpu())
+            if set_names:
+                features.append(inception_features(recon))
             if progress is not None:
                 progress(snr, start + batch.shape[0], images.shape[0])
         for m in names:
@@ -101,6 +114,15 @@ def evaluate(
                     channel.describe(), float(snr), m, mean, ci, images.shape[0],
                 )
             )
+        if set_names:
+            stats = FeatureStats.from_features(torch.cat(features).numpy())
+            for m, value in set_metric_values(set_names, reference, stats).items():
+                records.append(
+                    Record(
+                        scheme.kind, scheme.label, data, int(height), str(bcr) if bcr is not None else "",
+                        channel.describe(), float(snr), m, value, float("nan"), images.shape[0],
+                    )
+                )
     return records
 
 
@@ -157,10 +179,14 @@ def records_table(records: list[Record]):
     for r in records:
         rows.setdefault((r.model, r.bcr, r.channel, r.snr_db), {})[r.metric] = r
     for (model, bcr, channel, snr), by_metric in rows.items():
-        cells = [f"{by_metric[m].mean:.4f} ± {by_metric[m].ci95:.4f}" if m in by_metric else "" for m in metrics]
+        cells = [_cell(by_metric[m]) if m in by_metric else "" for m in metrics]
         n = next(iter(by_metric.values())).n
         table.add_row(model, bcr, channel, f"{snr:g}", *cells, str(n))
     return table
+
+
+def _cell(r: Record) -> str:
+    return f"{r.mean:.4f}" if math.isnan(r.ci95) else f"{r.mean:.4f} ± {r.ci95:.4f}"
 
 
 def print_progress_to_stderr(snr: float, done: int, total: int) -> None:

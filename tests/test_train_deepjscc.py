@@ -67,3 +67,13 @@ def test_training_reduces_loss(tmp_path):
         g = torch.Generator().manual_seed(0)
         scores.append(psnr(build_scheme(str(path)).transmit(images, AWGN(), 10.0, generator=g), images).mean().item())
     assert scores[1] > scores[0] + 2.0
+
+
+def test_init_fine_tunes_from_given_weights(tmp_path):
+    args = DeepJSCCTrainArgs(**TINY)
+    base = train_deepjscc(args, tmp_path / "base", _options(2))
+    tuned = train_deepjscc(DeepJSCCTrainArgs(**{**TINY, "init": str(base), "lr": 1e-12}), tmp_path / "tuned", _options(1))
+    wb, wt = load_file(base), load_file(tuned)
+    assert all(torch.allclose(wb[k], wt[k], atol=1e-6) for k in wb)
+    with pytest.raises(ValueError, match="BCR"):
+        train_deepjscc(DeepJSCCTrainArgs(**{**TINY, "bcr": "1/48", "init": str(base)}), tmp_path / "bad", _options(1))

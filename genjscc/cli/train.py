@@ -43,6 +43,7 @@ def train_deepjscc_cmd(
     seed: int = typer.Option(0),
     workers: int = typer.Option(0, help="data loader worker processes"),
     val_every: int = typer.Option(0, help="validate on held-out crops every N steps (0: never)"),
+    init: str = typer.Option("", help="start from this model (zoo name or .safetensors; fine-tuning)"),
     out: Path = typer.Option(Path("runs/deepjscc"), help="run folder (checkpoints, logs, exported weights)"),
     resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint"),
     devices: str = typer.Option("auto", help="Lightning devices (e.g. 1, 4, 0,1)"),
@@ -66,7 +67,7 @@ def train_deepjscc_cmd(
     args = DeepJSCCTrainArgs(
         data=data, size=size, bcr=bcr, channel=channel, snr=snr_spec, downsample=downsample, filters=filters,
         snr_adaptive=snr_adaptive, batch_size=batch_size, lr=lr, lpips_weight=lpips_weight, lpips_net=lpips_net,
-        seed=seed, workers=workers, val_every=val_every,
+        seed=seed, workers=workers, val_every=val_every, init=init,
     )
     options = trainer_options(steps, devices, accelerator, strategy, precision, num_nodes, checkpoint_every, log_every)
     try:

@@ -96,6 +96,7 @@ class DeepJSCCTrainArgs:
     seed: int = 0
     workers: int = 0
     val_every: int = 0
+    init: str = ""  # zoo name or weight path to start from (fine-tuning); its architecture is kept
 
 
 def _build_loss(args: DeepJSCCTrainArgs) -> nn.Module | None:
@@ -104,6 +105,17 @@ def _build_loss(args: DeepJSCCTrainArgs) -> nn.Module | None:
     from genjscc.losses import PerceptualDistortion  # arrives with the metrics issue
 
     return PerceptualDistortion(mse=1.0, lpips=args.lpips_weight, net=args.lpips_net)
+
+
+def _initial_weights(init: str, config: DeepJSCCConfig, args: DeepJSCCTrainArgs):
+    """Weights and architecture of ``init``; its BCR must equal the requested one."""
+    from genjscc.schemes import load_deepjscc
+    from genjscc.zoo import resolve_model
+
+    model, _ = load_deepjscc(resolve_model(init))
+    if model.bcr(args.size, args.size) != Fraction(args.bcr):
+        raise ValueError(f"--init {init} has BCR {model.bcr(args.size, args.size)} at {args.size}x{args.size}, not {args.bcr}")
+    return model.state_dict(), model.config
 
 
 def train_deepjscc(args: DeepJSCCTrainArgs, out: Path, options: TrainerOptions, resume: bool = False, command: str = "") -> Path:
@@ -121,7 +133,12 @@ def train_deepjscc(args: DeepJSCCTrainArgs, out: Path, options: TrainerOptions, 
         filters=tuple(int(f) for f in args.filters.split(",")),
         snr_adaptive=args.snr_adaptive,
     )
+    initial = None
+    if args.init:
+        initial, config = _initial_weights(args.init, config, args)
     module = DeepJSCCModule(config.to_dict(), args.channel, snr_low, snr_high, args.lr, _build_loss(args), options.max_steps)
+    if initial is not None and ckpt is None:
+        module.model.load_state_dict(initial)
     train_set = load_dataset(args.data, "train", args.size, seed=args.seed, length=max(50_000, options.max_steps * args.batch_size))
     loader = DataLoader(
         train_set, batch_size=args.batch_size, shuffle=True, drop_last=True, num_workers=args.workers,
@@ -165,6 +182,7 @@ def deepjscc_card(meta: dict, metrics_table: str = "") -> str:
         f"- Data: `{t['data']}` at {t['size']}x{t['size']} (see README, 'Data')",
         f"- BCR: {t['bcr']}; channel: {t['channel']}; training SNR: {t['snr']} dB",
         f"- Loss: MSE" + (f" + {t['lpips_weight']} LPIPS-{t['lpips_net']}" if t.get("lpips_weight") else ""),
+        *([f"- Initialised from: `{t['init']}` (fine-tuned)"] if t.get("init") else []),
         f"- Steps: {t['steps']} (batch {t['batch_size']}, {t['images_seen']} images), seed {t['seed']}",
         f"- Wall time (last session): {t['wall_time_s_last_session']} s on {t['hardware']}, torch {t['torch']}",
         f"- Command: `{t['command']}`",

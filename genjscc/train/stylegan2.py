@@ -151,6 +151,7 @@ class StyleGAN2Module(L.LightningModule):
         self.kid_sources: dict[str, Tensor] = {}  # name -> real images [N, 3, S, S] in [0, 1]
         self._kid_real: dict = {}
         self.best_kid = math.inf
+        self.session_start_images = 0
 
     # -- generation
     def _ws(self, n: int, update_w_avg: bool) -> Tensor:
@@ -222,6 +223,9 @@ class StyleGAN2Module(L.LightningModule):
         return [opt_g, opt_d]
 
     # -- monitoring
+    def on_train_start(self):
+        self.session_start_images = int(self.images_seen)
+
     def on_train_batch_end(self, outputs, batch, batch_idx):
         it = int(self.iterations)
         if self.trainer.global_rank != 0 or self.run_dir is None:
@@ -280,6 +284,10 @@ class StyleGAN2Module(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint):
         self.best_kid = checkpoint.get("best_kid", math.inf)
+        state = checkpoint["state_dict"]
+        for key, value in self.state_dict().items():  # fixed filter buffers added after older checkpoints
+            if key.endswith("resample_filter"):
+                state.setdefault(key, value)
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -372,7 +380,7 @@ def train_stylegan2(args: StyleGAN2TrainArgs, out: Path, options: TrainerOptions
     module.save_samples(out / "samples" / "final.png")
     previous = float(json.loads((out / "model.json").read_text())["training"].get("wall_time_s_total", 0)) if resume and (out / "model.json").exists() else 0.0
     module.export_info.update({"wall_time_s_last_session": round(wall, 1), "wall_time_s_total": round(previous + wall, 1),
-                               "images_per_s_last_session": round(float(module.images_seen) / max(wall, 1e-9), 1) if not resume else None})
+                               "images_per_s_last_session": round((int(module.images_seen) - module.session_start_images) / max(wall, 1e-9), 1)})
     extra = {"metrics": record} if record else {}
     meta_preview = {"training": {**module.export_info, "images_seen": int(module.images_seen), "iterations": int(module.iterations)},
                     "config": module.G_ema.config.to_dict(), **extra}
