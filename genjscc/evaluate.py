@@ -167,6 +167,22 @@ def read_records(path: Path) -> list[Record]:
     return [Record(**r) for r in json.loads(path.read_text())["results"]]
 
 
+def records_markdown(records: list[Record], digits: int = 3) -> str:
+    """A markdown table: one row per (model, bcr, channel, SNR), one column per metric (mean ± ci95)."""
+    metrics = list(dict.fromkeys(r.metric for r in records))
+    rows: dict[tuple, dict[str, Record]] = {}
+    for r in records:
+        rows.setdefault((r.model, r.bcr, r.channel, r.snr_db), {})[r.metric] = r
+    lines = ["| model | BCR | channel | SNR (dB) | " + " | ".join(metrics) + " |", "|---" * (4 + len(metrics)) + "|"]
+    for (model, bcr, channel, snr), by_metric in rows.items():
+        cells = []
+        for m in metrics:
+            r = by_metric.get(m)
+            cells.append("" if r is None else f"{r.mean:.{digits}f}" + ("" if math.isnan(r.ci95) else f" ± {r.ci95:.{digits}f}"))
+        lines.append(f"| {model} | {bcr} | {channel} | {snr:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def records_table(records: list[Record]):
     """A rich Table: one row per (model, channel, SNR), one column per metric (mean ± ci95)."""
     from rich.table import Table

@@ -118,7 +118,7 @@ def evaluate(
     elif format == "csv":
         sys.stdout.write(records_to_csv(records))
     else:
-        Console().print(records_table(records))
+        Console(width=max(Console().width, 150)).print(records_table(records))
         if out is not None:
             typer.echo(f"records written to {out}")
 
@@ -166,7 +166,7 @@ def demo(
         for s in snrs:
             g = torch.Generator().manual_seed(0)
             rows.append(scheme.transmit(images[:8], AWGN(), s, generator=g).clamp(0, 1))
-    Console().print(records_table(records))
+    Console(width=max(Console().width, 150)).print(records_table(records))
     write_records(records, out / "results.csv")
     grid = torch.cat([torch.cat(list(row), dim=2) for row in rows], dim=1)
     save_image(grid, out / "grid.png")
