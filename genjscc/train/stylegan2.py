@@ -152,6 +152,7 @@ class StyleGAN2Module(L.LightningModule):
         self._kid_real: dict = {}
         self.best_kid = math.inf
         self.session_start_images = 0
+        self.export_info: dict | None = None  # recorded in exported weights (arguments, hardware)
 
     # -- generation
     def _ws(self, n: int, update_w_avg: bool) -> Tensor:
@@ -259,7 +260,8 @@ class StyleGAN2Module(L.LightningModule):
         fake = inception_features(self.generate(self.kid_images, seed=1)).numpy()
         record = {"iteration": int(self.iterations), "kimg": float(self.images_seen) / 1000}
         for name, real in self._kid_real.items():
-            mean, std = kernel_inception_distance(fake, real, subsets=50)
+            # half-size subsets, so that the spread over subsets means something
+            mean, std = kernel_inception_distance(fake, real, subsets=50, subset_size=max(2, min(len(fake), len(real)) // 2))
             record[f"kid_{name}"], record[f"kid_{name}_std"] = round(mean, 5), round(std, 5)
             if log:
                 self.log(f"kid/{name}", mean)
@@ -276,8 +278,6 @@ class StyleGAN2Module(L.LightningModule):
                 "training": {**(self.export_info or {}), "images_seen": int(self.images_seen), "iterations": int(self.iterations)},
                 **(extra or {})}
         return save_weights(path, self.G_ema.state_dict(), meta, card=card)
-
-    export_info: dict | None = None
 
     def on_save_checkpoint(self, checkpoint):
         checkpoint["best_kid"] = self.best_kid

@@ -30,6 +30,7 @@ ZOO: dict[str, ZooEntry] = {
     for e in [
         ZooEntry("deepjscc-64-bcr1_12", "deepjscc", "DeepJSCC (SNR-adaptive), photos 64x64, BCR 1/12, AWGN -5..10 dB"),
         ZooEntry("deepjscc-64-bcr1_48", "deepjscc", "DeepJSCC (SNR-adaptive), photos 64x64, BCR 1/48, AWGN -5..10 dB"),
+        ZooEntry("stylegan2-photos64", "stylegan2", "StyleGAN2 prior, photos 64x64 (short GPU run; colours and textures, few objects)"),
     ]
 }
 
