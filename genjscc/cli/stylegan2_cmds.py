@@ -28,6 +28,8 @@ def train_stylegan2_cmd(
     ema_kimg: float = typer.Option(5.0, help="EMA half-life of the generator in thousands of images"),
     augment: str = typer.Option("color,translation,cutout", help="DiffAugment policy ('' for none)"),
     style_mixing: float = typer.Option(0.9, help="style-mixing probability"),
+    discriminator: str = typer.Option("plain", help="plain (StyleGAN2 residual D on pixels) | projected-alex "
+                                      "(trainable heads on frozen ImageNet AlexNet features, Projected-GAN style)"),
     pool: int = typer.Option(0, help="draw batches from a fixed pool of this many crops (fast on GPU); 0: stream crops"),
     seed: int = typer.Option(0),
     workers: int = typer.Option(0, help="data loader worker processes"),
@@ -46,6 +48,7 @@ def train_stylegan2_cmd(
 ):
     """Train a StyleGAN2 (logistic loss, lazy R1, EMA, DiffAugment); exports RUN/model.safetensors."""
     from genjscc.cli.train import command_line, trainer_options
+    from genjscc.models.projected_discriminator import DISCRIMINATORS
     from genjscc.train.stylegan2 import StyleGAN2TrainArgs, parse_duration, train_stylegan2
 
     if size < 8 or size & (size - 1):
@@ -54,11 +57,14 @@ def train_stylegan2_cmd(
         parse_duration(max_time)
     except ValueError:
         raise fail(f"cannot read --max-time {max_time!r}: use DD:HH:MM:SS, HH:MM:SS, MM:SS or seconds") from None
+    if discriminator not in DISCRIMINATORS:
+        raise fail(f"--discriminator must be one of {', '.join(DISCRIMINATORS)}, got {discriminator!r}")
     args = StyleGAN2TrainArgs(
         data=data, size=size, batch_size=batch_size, z_dim=z_dim, w_dim=w_dim, mapping_layers=mapping_layers,
         mapping_lr_multiplier=mapping_lr_multiplier, channel_base=channel_base, channel_max=channel_max, lr=lr,
         r1_gamma=r1_gamma, r1_every=r1_every, ema_kimg=ema_kimg, augment=augment, style_mixing=style_mixing, pool=pool,
         seed=seed, workers=workers, sample_every=sample_every, kid_every=kid_every, kid_images=kid_images, max_time=max_time,
+        discriminator=discriminator,
     )
     options = trainer_options(steps, devices, accelerator, strategy, precision, num_nodes, checkpoint_every, log_every)
     try:

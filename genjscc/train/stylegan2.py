@@ -6,6 +6,16 @@ One iteration = one discriminator step + one generator step on a batch of B real
 ``kid_every`` iterations KID (Inception pool features, :mod:`genjscc.metrics.fid`) of EMA
 samples against training crops and held-out crops is appended to ``RUN/kid.jsonl`` and the
 generator with the lowest training-crop KID is exported to ``RUN/best.safetensors``.
+
+Discriminators (``discriminator=``): ``"plain"`` is the StyleGAN2 residual discriminator on
+pixels; ``"projected-alex"`` is :class:`genjscc.models.projected_discriminator.ProjectedDiscriminator`
+(trainable heads on frozen ImageNet AlexNet features, Projected-GAN style). With the projected
+discriminator the D step runs the frozen backbone without autograd (the heads are all that
+trains) and lazy R1 penalises the gradient of the real logits with respect to the heads'
+inputs (the projected AlexNet features of the augmented reals), not the pixels: it costs one
+double backward through the small heads only, and it regularises the part of D that learns.
+(Projected GAN itself uses no R1; ``--r1-gamma 0`` gives that.) The generator step
+back-propagates through the frozen backbone to the pixels as usual.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from genjscc.data import load_dataset, save_image, stack
+from genjscc.models.projected_discriminator import DISCRIMINATORS, ProjectedDiscriminator, ProjectedDiscriminatorConfig
 from genjscc.models.stylegan2 import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from genjscc.train.common import TrainerOptions, hardware_summary, make_trainer, prepare_run_dir
 from genjscc.weights import save_weights
@@ -137,12 +148,19 @@ def parse_duration(text: str | float | None) -> float | None:
 class StyleGAN2Module(L.LightningModule):
     def __init__(self, g_config: dict, d_config: dict, lr_g: float = 0.0025, lr_d: float = 0.0025,
                  r1_gamma: float = 0.05, r1_every: int = 16, ema_kimg: float = 5.0, ema_rampup: float = 0.05,
-                 augment: str = "color,translation,cutout", style_mixing: float = 0.9, seed: int = 0):
+                 augment: str = "color,translation,cutout", style_mixing: float = 0.9, seed: int = 0,
+                 discriminator: str = "plain"):
         super().__init__()
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.G = Generator(GeneratorConfig(**g_config))
-        self.D = Discriminator(DiscriminatorConfig(**d_config))
+        if discriminator == "plain":
+            self.D = Discriminator(DiscriminatorConfig(**d_config))
+        elif discriminator == "projected-alex":
+            self.D = ProjectedDiscriminator(ProjectedDiscriminatorConfig(**d_config))
+        else:
+            raise ValueError(f"discriminator must be one of {', '.join(DISCRIMINATORS)}, got {discriminator!r}")
+        self.projected = discriminator != "plain"
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.register_buffer("images_seen", torch.zeros((), dtype=torch.long))
         self.register_buffer("iterations", torch.zeros((), dtype=torch.long))
@@ -176,13 +194,20 @@ class StyleGAN2Module(L.LightningModule):
         with torch.no_grad():
             fake = self.G.synthesis(self._ws(n, update_w_avg=False), noise_mode="random")
         do_r1 = hp.r1_every > 0 and hp.r1_gamma > 0 and int(self.iterations) % hp.r1_every == 0
-        real_in = real.detach().requires_grad_(do_r1)
-        real_logits = self.D(self._augment(real_in))
-        fake_logits = self.D(self._augment(fake))
+        if self.projected:  # frozen backbone without autograd; R1 on the heads' inputs
+            with torch.no_grad():
+                feats = self.D.features(torch.cat([self._augment(real), self._augment(fake)]))
+            real_in = [f[:n].requires_grad_(do_r1) for f in feats]
+            real_logits = self.D.logits(real_in)
+            fake_logits = self.D.logits([f[n:] for f in feats])
+        else:
+            real_in = [real.detach().requires_grad_(do_r1)]
+            real_logits = self.D(self._augment(real_in[0]))
+            fake_logits = self.D(self._augment(fake))
         loss_d = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
         if do_r1:
-            (grad,) = torch.autograd.grad(real_logits.sum(), real_in, create_graph=True)
-            r1 = grad.square().sum(dim=[1, 2, 3]).mean()
+            grads = torch.autograd.grad(real_logits.sum(), real_in, create_graph=True)
+            r1 = sum(g.square().sum(dim=[1, 2, 3]) for g in grads).mean()
             loss_d = loss_d + r1 * (hp.r1_gamma / 2) * hp.r1_every
             self.log("train/r1", r1.detach())
         opt_d.zero_grad(set_to_none=True)
@@ -319,13 +344,18 @@ class StyleGAN2TrainArgs:
     kid_every: int = 0        # iterations between KID evaluations (0: only at the end if kid_images > 0)
     kid_images: int = 0       # generated images per KID evaluation (0: no KID)
     max_time: str = ""        # wall-clock limit of this session, DD:HH:MM:SS or seconds
+    discriminator: str = "plain"  # plain (StyleGAN2 residual D) | projected-alex (heads on frozen AlexNet features)
 
     def generator_config(self) -> GeneratorConfig:
         return GeneratorConfig(img_resolution=self.size, z_dim=self.z_dim, w_dim=self.w_dim, mapping_layers=self.mapping_layers,
                                mapping_lr_multiplier=self.mapping_lr_multiplier, channel_base=self.channel_base,
                                channel_max=self.channel_max)
 
-    def discriminator_config(self) -> DiscriminatorConfig:
+    def discriminator_config(self) -> DiscriminatorConfig | ProjectedDiscriminatorConfig:
+        if self.discriminator == "projected-alex":
+            return ProjectedDiscriminatorConfig(img_resolution=self.size)
+        if self.discriminator != "plain":
+            raise ValueError(f"discriminator must be one of {', '.join(DISCRIMINATORS)}, got {self.discriminator!r}")
         return DiscriminatorConfig(img_resolution=self.size, channel_base=self.channel_base, channel_max=self.channel_max)
 
 
@@ -345,7 +375,8 @@ def train_stylegan2(args: StyleGAN2TrainArgs, out: Path, options: TrainerOptions
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True  # no effect on CPU
     module = StyleGAN2Module(args.generator_config().to_dict(), args.discriminator_config().to_dict(), lr_g=args.lr,
                              lr_d=args.lr, r1_gamma=args.r1_gamma, r1_every=args.r1_every, ema_kimg=args.ema_kimg,
-                             augment=args.augment, style_mixing=args.style_mixing, seed=args.seed)
+                             augment=args.augment, style_mixing=args.style_mixing, seed=args.seed,
+                             discriminator=args.discriminator)
     module.run_dir, module.sample_every = out, args.sample_every
     module.kid_every, module.kid_images = args.kid_every, args.kid_images
     if args.pool > 0:
@@ -397,7 +428,7 @@ def stylegan2_card(meta: dict, run_dir: Path | None = None) -> str:
         f"channels min({c['channel_base']} // res, {c['channel_max']})",
         f"- Data: `{t['data']}` random crops at {t['size']}x{t['size']} (README, 'Data'); DiffAugment `{t['augment']}`",
         f"- Training: batch {t['batch_size']}, lr {t['lr']}, R1 gamma {t['r1_gamma']} every {t['r1_every']}, EMA half-life {t['ema_kimg']} kimg, "
-        f"style mixing {t['style_mixing']}, seed {t['seed']}",
+        f"style mixing {t['style_mixing']}, seed {t['seed']}, discriminator `{t.get('discriminator', 'plain')}`",
         f"- Images seen: {t['images_seen']} ({t['iterations']} iterations)",
         f"- Wall time: {t.get('wall_time_s_last_session')} s last session, {t.get('wall_time_s_total')} s total, on {t['hardware']}, torch {t['torch']}",
         f"- Command: `{t['command']}`",
