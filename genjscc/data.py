@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-import pickle
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +33,8 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from torch.utils.data import Dataset
+
+from genjscc.safe_pickle import NumpyOnlyUnpickler
 
 __all__ = [
     "PHOTO_SPLIT",
@@ -198,9 +199,9 @@ class CropDataset(Dataset):
         level = 0
         if isinstance(self.images[which], Tensor):
             # crop from the smallest halved copy that still has >= size pixels across the crop
-            level = max(0, int(math.floor(math.log2(side / self.size))))
-            image = self._pyramid(which)[min(level, len(self._pyramid(which)) - 1)]
-            level = min(level, len(self._pyramid(which)) - 1)
+            pyramid = self._pyramid(which)
+            level = min(max(0, int(math.floor(math.log2(side / self.size)))), len(pyramid) - 1)
+            image = pyramid[level]
         scale = 2**level
         y0, x0, s0 = y // scale, x // scale, max(1, side // scale)
         crop = _resize(image[:, y0 : y0 + s0, x0 : x0 + s0], self.size, self.size)
@@ -230,10 +231,6 @@ class FixedDataset(Dataset):
 
     def __getitem__(self, index: int) -> Tensor:
         return self.images[index]
-
-
-def _shape(image) -> tuple[int, int]:
-    return tuple(image.shape[-2:]) if isinstance(image, Tensor) else image.shape_hw
 
 
 def _materialise(image) -> Tensor:
@@ -325,24 +322,6 @@ def _centre_square(image: Tensor, size: int) -> Tensor:
 # ----------------------------------------------------------------------------- CIFAR-10
 
 
-class _ArrayUnpickler(pickle.Unpickler):
-    """Reads CIFAR batches (dicts of numpy arrays and lists) and nothing that runs code."""
-
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-    }
-
-    def find_class(self, module, name):
-        if (module, name) in self.ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: not a CIFAR-10 batch")
-
-
 def load_cifar10(root: str | Path, split: Split) -> Tensor:
     """CIFAR-10 python batches -> uint8 ``[N, 3, 32, 32]``."""
     root = Path(root).expanduser()
@@ -356,7 +335,7 @@ def load_cifar10(root: str | Path, split: Split) -> Tensor:
             raise DataError(f"CIFAR-10 batch {path} not found; point cifar10:PATH at the cifar-10-batches-py folder")
         try:
             with open(path, "rb") as fh:
-                batch = _ArrayUnpickler(fh, encoding="bytes").load()
+                batch = NumpyOnlyUnpickler(fh, encoding="bytes").load()
             data = np.asarray(batch[b"data"] if b"data" in batch else batch["data"], dtype=np.uint8)
         except Exception as exc:
             raise DataError(f"cannot read CIFAR-10 batch {path}: {exc}") from None

@@ -91,7 +91,15 @@ def evaluate(
 
         reference = FeatureStats.from_features(inception_features(images.to(scheme.device)).numpy())
     bcr = scheme.bcr(height, width)
+    bcr_text = str(bcr) if bcr is not None else ""
     records = []
+
+    def record(snr: float, metric: str, mean: float, ci95: float) -> Record:
+        return Record(
+            scheme.kind, scheme.label, data, int(height), bcr_text, channel.describe(), float(snr), metric, mean, ci95,
+            images.shape[0],
+        )
+
     for snr in snrs_db:
         values: dict[str, list[Tensor]] = {m: [] for m in names}
         features: list[Tensor] = []
@@ -107,22 +115,11 @@ def evaluate(
             if progress is not None:
                 progress(snr, start + batch.shape[0], images.shape[0])
         for m in names:
-            mean, ci = mean_ci95(torch.cat(values[m]))
-            records.append(
-                Record(
-                    scheme.kind, scheme.label, data, int(height), str(bcr) if bcr is not None else "",
-                    channel.describe(), float(snr), m, mean, ci, images.shape[0],
-                )
-            )
+            records.append(record(snr, m, *mean_ci95(torch.cat(values[m]))))
         if set_names:
             stats = FeatureStats.from_features(torch.cat(features).numpy())
             for m, value in set_metric_values(set_names, reference, stats).items():
-                records.append(
-                    Record(
-                        scheme.kind, scheme.label, data, int(height), str(bcr) if bcr is not None else "",
-                        channel.describe(), float(snr), m, value, float("nan"), images.shape[0],
-                    )
-                )
+                records.append(record(snr, m, value, float("nan")))
     return records
 
 
@@ -167,18 +164,28 @@ def read_records(path: Path) -> list[Record]:
     return [Record(**r) for r in json.loads(path.read_text())["results"]]
 
 
-def records_markdown(records: list[Record], digits: int = 3) -> str:
-    """A markdown table: one row per (model, bcr, channel, SNR), one column per metric (mean ± ci95)."""
+def _by_row(records: list[Record]) -> tuple[list[str], dict[tuple, dict[str, Record]]]:
+    """Metric names in order of appearance, and records keyed by (model, bcr, channel, SNR) then metric."""
     metrics = list(dict.fromkeys(r.metric for r in records))
     rows: dict[tuple, dict[str, Record]] = {}
     for r in records:
         rows.setdefault((r.model, r.bcr, r.channel, r.snr_db), {})[r.metric] = r
+    return metrics, rows
+
+
+def _cell(r: Record | None, digits: int = 4) -> str:
+    """``mean ± ci95`` (just the mean for set-level metrics, whose ci95 is NaN)."""
+    if r is None:
+        return ""
+    return f"{r.mean:.{digits}f}" if math.isnan(r.ci95) else f"{r.mean:.{digits}f} ± {r.ci95:.{digits}f}"
+
+
+def records_markdown(records: list[Record], digits: int = 3) -> str:
+    """A markdown table: one row per (model, bcr, channel, SNR), one column per metric (mean ± ci95)."""
+    metrics, rows = _by_row(records)
     lines = ["| model | BCR | channel | SNR (dB) | " + " | ".join(metrics) + " |", "|---" * (4 + len(metrics)) + "|"]
     for (model, bcr, channel, snr), by_metric in rows.items():
-        cells = []
-        for m in metrics:
-            r = by_metric.get(m)
-            cells.append("" if r is None else f"{r.mean:.{digits}f}" + ("" if math.isnan(r.ci95) else f" ± {r.ci95:.{digits}f}"))
+        cells = [_cell(by_metric.get(m), digits) for m in metrics]
         lines.append(f"| {model} | {bcr} | {channel} | {snr:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -187,22 +194,15 @@ def records_table(records: list[Record]):
     """A rich Table: one row per (model, channel, SNR), one column per metric (mean ± ci95)."""
     from rich.table import Table
 
-    metrics = list(dict.fromkeys(r.metric for r in records))
+    metrics, rows = _by_row(records)
     table = Table(title="genjscc evaluate")
     for col in ("model", "bcr", "channel", "SNR (dB)", *metrics, "n"):
         table.add_column(col, justify="right" if col not in ("model", "channel") else "left")
-    rows: dict[tuple, dict[str, Record]] = {}
-    for r in records:
-        rows.setdefault((r.model, r.bcr, r.channel, r.snr_db), {})[r.metric] = r
     for (model, bcr, channel, snr), by_metric in rows.items():
-        cells = [_cell(by_metric[m]) if m in by_metric else "" for m in metrics]
+        cells = [_cell(by_metric.get(m)) for m in metrics]
         n = next(iter(by_metric.values())).n
         table.add_row(model, bcr, channel, f"{snr:g}", *cells, str(n))
     return table
-
-
-def _cell(r: Record) -> str:
-    return f"{r.mean:.4f}" if math.isnan(r.ci95) else f"{r.mean:.4f} ± {r.ci95:.4f}"
 
 
 def print_progress_to_stderr(snr: float, done: int, total: int) -> None:

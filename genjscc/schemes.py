@@ -82,18 +82,8 @@ def build_scheme(spec: str, **options) -> Scheme:
 
 
 def _load_builtin_schemes() -> None:
-    """Import modules that register schemes (kept lazy so `import genjscc` stays light)."""
-    import importlib
-
-    for module in _SCHEME_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:  # a scheme module not present in this checkout
-            if exc.name != module:
-                raise
-
-
-_SCHEME_MODULES = ["genjscc.separation"]
+    """Import the modules that register schemes (lazily, so `import genjscc` stays light)."""
+    import genjscc.separation  # noqa: F401  registers "separation"
 
 
 # ----------------------------------------------------------------------------- DeepJSCC

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genjscc.safe_pickle import NumpyOnlyUnpickler
+
 __all__ = ["MissingWeightsError", "genjscc_home", "package_file", "load_numpy_pickle", "INSTALL_HINTS"]
 
 INSTALL_HINTS = {
@@ -57,37 +59,10 @@ def package_file(package: str, relative: str, purpose: str) -> Path:
     )
 
 
-def _numpy_reconstruct():
-    # numpy.core was renamed numpy._core in numpy 2; a pickle may name either
-    try:
-        from numpy._core.multiarray import _reconstruct
-    except ImportError:  # numpy < 1.26
-        from numpy.core.multiarray import _reconstruct
-    return _reconstruct
-
-
-_ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct(),
-    ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct(),
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-}
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickles nested dicts/lists of numeric numpy arrays; any other global is refused."""
-
-    def find_class(self, module: str, name: str):
-        try:
-            return _ALLOWED[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays are allowed") from None
-
-
 def load_numpy_pickle(path: str | Path) -> dict:
     """Read a pickle of nested dicts of numeric numpy arrays without running pickled code."""
     with open(path, "rb") as fh:
-        tree = _NumpyOnlyUnpickler(fh).load()
+        tree = NumpyOnlyUnpickler(fh).load()
     _check_numeric(tree, str(path))
     return tree
 

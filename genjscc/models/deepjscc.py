@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from genjscc.channel import Channel, complex_to_real, power_normalize, real_to_complex, snr_tensor
+from genjscc.channel import Channel, channels_to_bcr, complex_to_real, power_normalize, real_to_complex, snr_tensor
 
 __all__ = ["DeepJSCCConfig", "DeepJSCC", "AttentionFeature"]
 
@@ -162,7 +162,5 @@ class DeepJSCC(nn.Module):
         return self.decode(received, shape, snr)
 
     def bcr(self, height: int, width: int):
-        from genjscc.channel import channels_to_bcr
-
         return channels_to_bcr(self.config.channels, height, width, self.config.downsample)
 

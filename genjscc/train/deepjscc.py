@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 
 from genjscc.channel import bcr_to_channels, build_channel, sample_snr_db
 from genjscc.data import load_dataset, stack
+from genjscc.metrics import psnr
 from genjscc.models.deepjscc import DeepJSCC, DeepJSCCConfig
 from genjscc.train.common import TrainerOptions, hardware_summary, make_trainer, prepare_run_dir
 from genjscc.weights import save_weights
@@ -60,16 +61,14 @@ class DeepJSCCModule(L.LightningModule):
         loss = self.loss(recon, batch)
         self.log("train/loss", loss, prog_bar=True)
         with torch.no_grad():
-            mse = torch.mean((recon - batch) ** 2)
-            self.log("train/psnr", -10 * torch.log10(mse.clamp_min(1e-10)), prog_bar=True)
+            self.log("train/psnr", psnr(recon, batch).mean(), prog_bar=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
         mid = (self.hparams.snr_low + self.hparams.snr_high) / 2
         g = torch.Generator(device=batch.device).manual_seed(batch_idx)
         recon = self.model(batch, self.channel, mid, generator=g)
-        mse = torch.mean((recon - batch) ** 2, dim=(1, 2, 3))
-        self.log("val/psnr", (-10 * torch.log10(mse.clamp_min(1e-10))).mean(), prog_bar=True, sync_dist=True)
+        self.log("val/psnr", psnr(recon, batch).mean(), prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self):
         opt = torch.optim.Adam(self.model.parameters(), lr=self.hparams.lr)
