@@ -1,8 +1,12 @@
 """genjscc: generative joint source-channel coding for semantic image transmission.
 
-Subpackages: ``channel`` (power constraint, AWGN, Rayleigh fading, BCR), ``data``,
-``models`` (DeepJSCC, StyleGAN2, GenerativeJSCC), ``metrics``, ``schemes`` (one
-``transmit`` call per scheme), ``evaluate``, ``train`` and the ``genjscc`` command line.
+Layers (imports go downwards only; ``tests/test_layering.py`` checks it with import-linter):
+``channel`` and ``metrics`` (leaves), ``layers`` (frozen backbones), ``models`` (DeepJSCC,
+StyleGAN2, discriminators; each loads itself), ``separation`` (codecs, channel codes),
+``schemes`` (one ``transmit`` call per way of sending an image), ``data``, ``losses``,
+``train`` (one run lifecycle), ``evaluate``, ``zoo`` (shipped weights) and the ``genjscc``
+command line (``cli``). Base utilities every layer may use: ``atomic``, ``images``,
+``safe_pickle``, ``weights``.
 """
 
 __version__ = "0.1.0"

@@ -34,6 +34,7 @@ __all__ = [
     "complex_to_real",
     "noise_variance",
     "snr_tensor",
+    "check_divisible",
     "sample_snr_db",
     "parse_bcr",
     "bcr_to_channels",
@@ -142,8 +143,8 @@ class Channel(nn.Module):
     name: str = "channel"
     power: float = 1.0
 
-    def _noise(self, z: Tensor, snr_db: float | Tensor, generator) -> Tensor:
-        snr = snr_tensor(snr_db, z.shape[0], z.device)
+    def _noise(self, z: Tensor, snr: Tensor, generator) -> Tensor:
+        """Noise ``[B, k]`` for symbols ``z``; ``snr`` is an already checked ``[B]`` tensor in dB."""
         sigma = noise_variance(snr, self.power).sqrt().unsqueeze(1)
         return sigma * _complex_normal(z.shape, generator=generator, device=z.device)
 
@@ -167,7 +168,7 @@ class AWGN(Channel):
 
     def forward(self, z: Tensor, snr_db: float | Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         self._check(z)
-        return z + self._noise(z, snr_db, generator)
+        return z + self._noise(z, snr_tensor(snr_db, z.shape[0], z.device), generator)
 
 
 Equalizer = Literal["zf", "mmse", "none"]
@@ -199,16 +200,16 @@ class _Rayleigh(Channel):
         generator: torch.Generator | None = None,
     ) -> Tensor:
         self._check(z)
+        snr = snr_tensor(snr_db, z.shape[0], z.device)
         if h is None:
             h = self.draw_fading(z, generator=generator)
         h = torch.broadcast_to(h.to(z.device), z.shape)
-        y = h * z + self._noise(z, snr_db, generator)
+        y = h * z + self._noise(z, snr, generator)
         if self.csi == "none":
             return y
         if self.csi == "zf":
             return y * h.conj() / (h.abs().square().clamp_min(1e-12))
-        snr = snr_tensor(snr_db, z.shape[0], z.device).unsqueeze(1)
-        inv_snr = noise_variance(snr, self.power) / self.power
+        inv_snr = noise_variance(snr.unsqueeze(1), self.power) / self.power
         return y * h.conj() / (h.abs().square() + inv_snr)
 
     def describe(self) -> str:
@@ -264,7 +265,7 @@ def channels_to_bcr(channels: int, height: int, width: int, downsample: int) -> 
 
     ``k = C (H/f)(W/f) / 2`` complex uses, ``n = 3 H W``: ``rho = C / (6 f^2)``.
     """
-    _check_divisible(height, width, downsample)
+    check_divisible(height, width, downsample)
     k2 = channels * (height // downsample) * (width // downsample)
     return Fraction(k2, 2 * 3 * height * width)
 
@@ -276,7 +277,7 @@ def bcr_to_channels(bcr: str | float | Fraction, height: int, width: int, downsa
     ``ValueError`` names the nearest achievable BCRs.
     """
     rho = parse_bcr(bcr)
-    _check_divisible(height, width, downsample)
+    check_divisible(height, width, downsample)
     exact = rho * 6 * downsample * downsample
     grid = (height // downsample) * (width // downsample)
     if exact.denominator == 1 and (exact.numerator * grid) % 2 == 0 and exact.numerator > 0:
@@ -290,9 +291,11 @@ def bcr_to_channels(bcr: str | float | Fraction, height: int, width: int, downsa
     )
 
 
-def _check_divisible(height: int, width: int, downsample: int) -> None:
+def check_divisible(height: int, width: int, downsample: int) -> None:
+    """Raise ``ValueError`` unless both sides of an H x W image are multiples of ``downsample``."""
     if height % downsample or width % downsample:
         raise ValueError(
             f"image size {height}x{width} is not divisible by the model's downsampling factor "
-            f"{downsample}; crop or pad to a multiple of {downsample}"
+            f"{downsample}: this model sends images whose sides are multiples of {downsample}; "
+            f"crop or pad to a multiple of {downsample}"
         )

@@ -20,7 +20,6 @@ seeded by ``(seed, i)``, so a resumed run sees the same crops.
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,10 +29,11 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from genjscc.images import IMAGE_SUFFIXES, DataError, list_images, load_image, save_image, uint8_chw
 from genjscc.safe_pickle import NumpyOnlyUnpickler
 
 __all__ = [
@@ -46,6 +46,8 @@ __all__ = [
     "FixedDataset",
     "FolderImages",
     "DataError",
+    "training_mean_image",
+    "crop_pool",
 ]
 
 Split = Literal["train", "test"]
@@ -64,56 +66,9 @@ PHOTO_SPLIT: dict[str, tuple[str, ...]] = {
     ),
     "test": ("skimage:chelsea.png", "skimage:coffee.png", "sklearn:flower.jpg"),
 }
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jp2", ".avif"}
-
-
-class DataError(ValueError):
-    """A dataset or image cannot be used as given; the message says why and what to do."""
 
 
 # ----------------------------------------------------------------------------- images
-
-
-def load_image(path: str | Path) -> Tensor:
-    """Read any image Pillow reads as ``[3, H, W]`` float in [0, 1] (grayscale/alpha -> RGB)."""
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            array = np.asarray(_to_rgb(im))
-    except FileNotFoundError:
-        raise DataError(f"image file not found: {path}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise DataError(f"cannot read image {path}: {exc}") from None
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255.0
-
-
-def save_image(image: Tensor, path: str | Path) -> None:
-    """Write ``[3, H, W]`` in [0, 1] to ``path`` (format from the suffix), atomically."""
-    if image.dim() != 3 or image.shape[0] != 3:
-        raise ValueError(f"save_image expects [3, H, W], got {tuple(image.shape)}")
-    path = Path(path)
-    array = (image.detach().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-    buffer = io.BytesIO()
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"unknown image format for {path}; use .png or .jpg")
-    Image.fromarray(array).save(buffer, format=fmt)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(buffer.getvalue())
-    tmp.replace(path)
-
-
-def _to_rgb(im: Image.Image) -> Image.Image:
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        background = Image.new("RGB", im.size, (255, 255, 255))
-        rgba = im.convert("RGBA")
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return im.convert("RGB")
-
-
-def _uint8_chw(im: Image.Image) -> Tensor:
-    return torch.from_numpy(np.asarray(_to_rgb(im)).copy()).permute(2, 0, 1).contiguous()
 
 
 def _resize(image: Tensor, height: int, width: int) -> Tensor:
@@ -143,7 +98,7 @@ def _photo(name: str) -> Tensor:
     if not path.exists():
         raise DataError(f"embedded photo {name} not found at {path}; reinstall scikit-image/scikit-learn")
     with Image.open(path) as im:
-        return _uint8_chw(im)
+        return uint8_chw(im)
 
 
 def photo_images(split: Split) -> list[Tensor]:
@@ -248,7 +203,7 @@ class _LazyImage:
 
     def load(self) -> Tensor:
         with Image.open(self.path) as im:
-            image = _uint8_chw(im)
+            image = uint8_chw(im)
         if self.upscale_to and min(image.shape[-2:]) < self.upscale_to:
             h, w = image.shape[-2:]
             scale = self.upscale_to / min(h, w)
@@ -263,7 +218,7 @@ class FolderImages:
         self.root = Path(root).expanduser()
         if not self.root.is_dir():
             raise DataError(f"image folder not found: {self.root}")
-        files = sorted(p for p in self.root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        files = list_images(self.root)
         if not files:
             raise DataError(f"no images found under {self.root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
         good, bad, small = [], [], []
@@ -411,3 +366,40 @@ def stack(dataset: Dataset, limit: int | None = None) -> Tensor:
     """All (or the first ``limit``) items of a dataset as one tensor ``[N, 3, S, S]``."""
     n = len(dataset) if limit is None else min(limit, len(dataset))
     return torch.stack([dataset[i] for i in range(n)])
+
+
+MEAN_IMAGE_CROPS = 2000
+
+
+@lru_cache(maxsize=8)
+def _mean_square(spec: str, size: int) -> Tensor:
+    return stack(load_dataset(spec, "train", size, length=MEAN_IMAGE_CROPS)).mean(dim=0)
+
+
+def training_mean_image(spec: str, height: int, width: int) -> Tensor:
+    """Mean of 2000 training crops of dataset ``spec``: ``[3, H, W]`` in [0, 1] (cached per process).
+
+    Crops are squares of side max(H, W), resized to H x W when the image is not square. The
+    separation baselines send this image when a file does not fit or is lost.
+    """
+    side = max(height, width)
+    side = side + (-side) % 8  # datasets crop to multiples of 8
+    mean = _mean_square(spec, side)
+    if (height, width) != (side, side):
+        mean = F.interpolate(mean.unsqueeze(0), size=(height, width), mode="bilinear", antialias=True,
+                             align_corners=False).squeeze(0)
+    return mean
+
+
+def crop_pool(spec: str, size: int, count: int, *, seed: int = 0, workers: int = 0) -> FixedDataset:
+    """A fixed pool of ``count`` training crops, stored as uint8 ``[3, S, S]`` (4x less memory than float).
+
+    Items are uint8; a training step converts them (``x / 255``). Built once, in parallel when
+    ``workers > 0``; a pool is fast where crops are the bottleneck (GPU training).
+    """
+    from torch.utils.data import DataLoader
+
+    source = load_dataset(spec, "train", size, seed=seed, length=count)
+    loader = DataLoader(source, batch_size=256, num_workers=workers)
+    crops = torch.cat([(b * 255).round().to(torch.uint8) for b in loader])
+    return FixedDataset(list(crops))

@@ -27,7 +27,7 @@ from genjscc.channel import Channel
 from genjscc.metrics import DEFAULT_METRICS, PER_IMAGE_METRICS, SET_METRICS, ms_ssim_setting
 from genjscc.schemes import Scheme
 
-__all__ = ["Record", "evaluate", "records_to_csv", "records_to_json", "records_table", "write_records", "mean_ci95"]
+__all__ = ["Record", "evaluate", "prepare_scheme", "folder_features", "records_to_csv", "records_to_json", "records_table", "write_records", "mean_ci95"]
 
 FIELDS = ("scheme", "model", "data", "size", "bcr", "channel", "snr_db", "metric", "mean", "ci95", "n")
 
@@ -59,6 +59,19 @@ def mean_ci95(values: Tensor) -> tuple[float, float]:
     return mean, float(t.ppf(0.975, n - 1) * v.std(unbiased=True).item() / math.sqrt(n))
 
 
+def prepare_scheme(scheme: Scheme, data: str, height: int, width: int) -> Scheme:
+    """Give ``scheme`` what it takes from the training data: the mean image of ``data`` at H x W.
+
+    Only schemes that output a fallback image use it (separation); for the others nothing is
+    computed.
+    """
+    if type(scheme).use_training_mean is not Scheme.use_training_mean:
+        from genjscc.data import training_mean_image
+
+        scheme.use_training_mean(training_mean_image(data, height, width))
+    return scheme
+
+
 def evaluate(
     scheme: Scheme,
     images: Tensor,
@@ -70,17 +83,24 @@ def evaluate(
     batch_size: int = 64,
     seed: int = 0,
     progress=None,
+    note=None,
 ) -> list[Record]:
     """Send ``images [N, 3, H, W]`` in [0, 1] through ``scheme`` at each SNR; one record per metric.
 
     Set-level metrics (``fid``, ``kid``) compare all reconstructions at an SNR with all
-    targets on Inception features; their ``ci95`` is NaN.
+    targets on Inception features; their ``ci95`` is NaN. ``progress(snr, done, total)`` is
+    called after each batch; ``note(text)`` receives what the caller should be told (e.g. a
+    metric that cannot be computed at this image size and is left out).
     """
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be [N, 3, H, W], got {tuple(images.shape)}")
     height, width = images.shape[-2:]
     scheme.check_size(height, width)
-    names = [m for m in metrics if not (m == "ms-ssim" and ms_ssim_setting(min(height, width)) is None)]
+    names = list(metrics)
+    if "ms-ssim" in names and ms_ssim_setting(min(height, width)) is None:
+        names.remove("ms-ssim")
+        if note is not None:
+            note(f"ms-ssim left out: {height}x{width} images are too small for any multi-scale setting")
     unknown = [m for m in names if m not in PER_IMAGE_METRICS and m not in SET_METRICS]
     if unknown:
         raise ValueError(f"unknown metric(s) {unknown}; available: {sorted(PER_IMAGE_METRICS) + list(SET_METRICS)}")
@@ -145,7 +165,7 @@ def records_to_json(records: list[Record]) -> str:
 
 def write_records(records: list[Record], path: Path) -> None:
     """Write CSV (``.csv``) or JSON (anything else) atomically."""
-    from genjscc.weights import atomic_write_text
+    from genjscc.atomic import atomic_write_text
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,3 +227,21 @@ def records_table(records: list[Record]):
 
 def print_progress_to_stderr(snr: float, done: int, total: int) -> None:
     print(f"\rSNR {snr:g} dB: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
+
+
+def folder_features(root: str | Path, batch_size: int = 32, device: str = "cpu", progress=None):
+    """Inception statistics (with features) of every image under folder ``root`` (any size)."""
+    from genjscc.images import DataError, list_images, load_image
+    from genjscc.metrics.fid import image_set_features
+
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"not a folder: {root}")
+    files = list_images(root)
+    if len(files) < 2:
+        raise DataError(f"FID/KID need at least 2 images under {root}, found {len(files)}")
+    return image_set_features((load_image(p) for p in files), len(files), batch_size, device, progress)
+
+
+def print_note_to_stderr(text: str) -> None:
+    print(f"note: {text}", file=sys.stderr)

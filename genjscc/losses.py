@@ -1,4 +1,4 @@
-"""Training losses: distortion plus a perceptual term.
+"""Training losses: distortion plus a perceptual term, and the GAN losses of StyleGAN2.
 
 ``PerceptualDistortion`` is the objective both generative schemes of the paper optimise:
 
@@ -8,14 +8,26 @@
                  + \\lambda_{\\text{lpips}} \\cdot \\frac{1}{N} \\sum_n \\text{LPIPS}(\\hat x_n, x_n)
 
 with images in [0, 1] and the MSE averaged over all pixels and channels.
+
+GAN losses (Goodfellow et al. 2014, non-saturating form; R1 of Mescheder et al. 2018), on
+discriminator logits ``[N]``:
+
+.. math::
+
+    L_D = \\text{mean}\\,\\text{softplus}(D(\\tilde x)) + \\text{mean}\\,\\text{softplus}(-D(x)), \\qquad
+    L_G = \\text{mean}\\,\\text{softplus}(-D(\\tilde x)), \\qquad
+    R_1 = \\text{mean}_n \\lVert \\nabla_{x_n} D(x_n) \\rVert^2 .
+
+With lazy regularisation (R1 every ``k`` D steps) the penalty is weighted ``gamma / 2 * k``.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["PerceptualDistortion"]
+__all__ = ["PerceptualDistortion", "d_logistic_loss", "g_nonsaturating_loss", "r1_penalty"]
 
 
 class PerceptualDistortion(nn.Module):
@@ -67,3 +79,22 @@ class PerceptualDistortion(nn.Module):
             loss = loss + self.lpips_weight * perceptual
             self.last["lpips"] = perceptual.detach()
         return loss
+
+
+def d_logistic_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Discriminator loss ``mean softplus(D(fake)) + mean softplus(-D(real))`` (scalar)."""
+    return F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
+
+
+def g_nonsaturating_loss(fake_logits: Tensor) -> Tensor:
+    """Generator loss ``mean softplus(-D(fake))`` (scalar)."""
+    return F.softplus(-fake_logits).mean()
+
+
+def r1_penalty(real_logits: Tensor, inputs: list[Tensor]) -> Tensor:
+    """``mean_n sum ||d D(x_n) / d input||^2`` over ``inputs`` (tensors ``[N, ...]`` that require grad).
+
+    The graph is kept (``create_graph``), so the penalty can be back-propagated into D.
+    """
+    grads = torch.autograd.grad(real_logits.sum(), inputs, create_graph=True)
+    return sum(g.square().flatten(1).sum(dim=1) for g in grads).mean()

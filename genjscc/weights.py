@@ -13,24 +13,19 @@ Pickles are never used for the project's own weights.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
+
+from genjscc.atomic import atomic_path, atomic_write_text
 from safetensors.torch import load_file, save_file
 
-__all__ = ["save_weights", "load_weights", "WeightsError", "atomic_write_text"]
+__all__ = ["save_weights", "load_weights", "read_metadata", "WeightsError"]
 
 
 class WeightsError(ValueError):
     """A weight file is missing, unreadable or of the wrong kind."""
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def save_weights(
@@ -44,9 +39,8 @@ def save_weights(
         raise ValueError("weight metadata needs a 'kind' (e.g. 'deepjscc')")
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
-    tmp = path.with_name(path.name + ".part")
-    save_file(tensors, str(tmp), metadata={"genjscc": json.dumps(meta, sort_keys=True)})
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"genjscc": json.dumps(meta, sort_keys=True)})
     atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True) + "\n")
     if card is not None:
         atomic_write_text(path.with_suffix(".md"), card)
@@ -55,6 +49,18 @@ def save_weights(
 
 def load_weights(path: str | Path, kind: str | None = None) -> tuple[dict[str, torch.Tensor], dict]:
     """Read ``(state_dict, meta)``; ``kind`` checks that the file holds the expected model."""
+    meta = read_metadata(path)
+    if kind is not None and meta.get("kind") != kind:
+        raise WeightsError(f"{path} holds a {meta.get('kind')!r} model, expected {kind!r}")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"{path} is not a readable safetensors file: {exc}") from None
+    return tensors, meta
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The metadata of a weight file (``kind``, ``config``, ...) without reading its tensors."""
     path = Path(path)
     if not path.exists():
         raise WeightsError(f"weight file not found: {path}")
@@ -63,15 +69,21 @@ def load_weights(path: str | Path, kind: str | None = None) -> tuple[dict[str, t
 
         with safe_open(str(path), framework="pt") as fh:
             header = fh.metadata() or {}
-        tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(f"{path} is not a readable safetensors file: {exc}") from None
-    if "genjscc" in header:
-        meta = json.loads(header["genjscc"])
-    elif path.with_suffix(".json").exists():
-        meta = json.loads(path.with_suffix(".json").read_text())
-    else:
-        raise WeightsError(f"{path} has no genjscc metadata and no {path.with_suffix('.json').name} beside it")
-    if kind is not None and meta.get("kind") != kind:
-        raise WeightsError(f"{path} holds a {meta.get('kind')!r} model, expected {kind!r}")
-    return tensors, meta
+    return _metadata(path, header)
+
+
+def _metadata(path: Path, header: dict) -> dict:
+    try:
+        if "genjscc" in header:
+            meta = json.loads(header["genjscc"])
+        elif path.with_suffix(".json").exists():
+            meta = json.loads(path.with_suffix(".json").read_text())
+        else:
+            raise WeightsError(f"{path} has no genjscc metadata and no {path.with_suffix('.json').name} beside it")
+    except json.JSONDecodeError as exc:
+        raise WeightsError(f"{path}: its genjscc metadata is not valid JSON: {exc}") from None
+    if not isinstance(meta, dict):
+        raise WeightsError(f"{path}: its genjscc metadata must be a JSON object, got {type(meta).__name__}")
+    return meta

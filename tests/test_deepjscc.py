@@ -3,7 +3,8 @@ import torch
 
 from genjscc.channel import AWGN, BlockRayleigh
 from genjscc.models.deepjscc import DeepJSCC, DeepJSCCConfig
-from genjscc.schemes import DeepJSCCScheme, build_scheme
+from genjscc.schemes import build_scheme
+from genjscc.schemes.deepjscc import DeepJSCCScheme
 from genjscc.weights import WeightsError, load_weights, save_weights
 
 

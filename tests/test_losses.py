@@ -47,7 +47,8 @@ def test_rejects_negative_weights():
 
 
 def test_deepjscc_training_uses_it():
-    from genjscc.train.deepjscc import DeepJSCCTrainArgs, _build_loss
+    from genjscc.train.args import DeepJSCCTrainArgs
+    from genjscc.train.deepjscc import _build_loss
 
     loss = _build_loss(DeepJSCCTrainArgs(lpips_weight=0.2, lpips_net="alex"))
     assert isinstance(loss, PerceptualDistortion) and loss.lpips.net == "alex" and loss.lpips_weight == 0.2

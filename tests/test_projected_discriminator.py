@@ -8,16 +8,17 @@ from typer.testing import CliRunner
 
 from genjscc.cli import app
 from genjscc.models.projected_discriminator import ProjectedDiscriminator
-from genjscc.models.stylegan2_loaders import load_stylegan2
-from genjscc.train.common import TrainerOptions
-from genjscc.train.stylegan2 import StyleGAN2Module, StyleGAN2TrainArgs, train_stylegan2
+from genjscc.models.stylegan2.loaders import load_stylegan2
+from genjscc.train.args import TrainerOptions
+from genjscc.train.args import StyleGAN2TrainArgs
+from genjscc.train.stylegan2 import StyleGAN2Module, train_stylegan2
 
 TINY = dict(size=16, batch_size=4, z_dim=16, w_dim=16, mapping_layers=1, channel_base=64, channel_max=16,
             sample_every=2, r1_every=2, discriminator="projected-alex")
 
 
 def _options(steps):
-    return TrainerOptions(max_steps=steps, accelerator="cpu", devices="1", checkpoint_every=2, log_every=1, progress=False)
+    return TrainerOptions(steps=steps, accelerator="cpu", devices="1", checkpoint_every=2, log_every=1, progress=False)
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,8 @@ from genjscc.separation.capacity import (
     outage_rate,
 )
 from genjscc.separation.codecs import CODECS, build_codec
-from genjscc.separation.scheme import SeparationScheme, build_link
+from genjscc.schemes.separation import SeparationScheme
+from genjscc.separation import build_link
 
 # ----------------------------------------------------------------------------- images
 
@@ -301,8 +302,10 @@ def test_tiny_images_through_the_scheme():
 def test_scheme_option_errors():
     from genjscc.schemes import build_scheme
 
-    with pytest.raises(ValueError, match="--bcr"):
+    with pytest.raises(ValueError, match="--set bcr="):
         build_scheme("separation", codec="webp")
+    with pytest.raises(ValueError, match="no option rate.*its options: bcr, code, codec, mcs, outage"):
+        build_scheme("separation", codec="webp", bcr="1/12", rate=3)
     with pytest.raises(ValueError, match="capacity"):
         build_scheme("separation", codec="webp", code="turbo", bcr="1/12")
     with pytest.raises(ValueError, match="mcs applies"):
@@ -315,7 +318,7 @@ def test_cli_evaluate_separation():
     from genjscc.cli import app
 
     result = CliRunner().invoke(app, [
-        "evaluate", "separation", "--codec", "webp", "--code", "capacity", "--bcr", "1/48",
+        "evaluate", "separation", "--set", "codec=webp", "--set", "code=capacity", "--set", "bcr=1/48",
         "--snr", "0,10", "--limit", "2", "--metrics", "psnr", "--format", "json",
     ])
     assert result.exit_code == 0, result.output
@@ -329,5 +332,46 @@ def test_cli_separation_without_bcr_fails_cleanly():
 
     from genjscc.cli import app
 
-    result = CliRunner().invoke(app, ["evaluate", "separation", "--codec", "webp", "--limit", "1"])
-    assert result.exit_code == 2 and "--bcr" in result.output
+    result = CliRunner().invoke(app, ["evaluate", "separation", "--set", "codec=webp", "--limit", "1"])
+    assert result.exit_code == 2 and "--set bcr=" in result.output
+
+
+def test_cli_reaches_every_separation_option(tmp_path):
+    """--set and --config carry any builder option: here the MCS of the LDPC link (no CLI code of its own)."""
+    from typer.testing import CliRunner
+
+    from genjscc.cli import app
+
+    config = tmp_path / "sep.yaml"
+    config.write_text("codec: webp\ncode: ldpc\nbcr: 1/12\nmcs: qpsk-r1/2\n")
+    result = CliRunner().invoke(app, [
+        "evaluate", "separation", "--config", str(config), "--snr", "16", "--limit", "1", "--metrics", "psnr",
+        "--format", "json",
+    ])
+    assert result.exit_code == 0, result.output
+    [record] = json.loads(result.stdout[result.stdout.index("{"):])["results"]
+    assert record["model"] == "webp+ldpc" and record["bcr"] == "1/12"
+    result = CliRunner().invoke(app, ["evaluate", "separation", "--config", str(config), "--set", "mcs=bogus",
+                                      "--snr", "16", "--limit", "1"])
+    assert result.exit_code == 2 and "bogus" in result.output  # --set overrides the file and reaches the link
+
+
+def test_fallback_is_the_evaluated_datasets_training_mean(tmp_path):
+    """The image sent when nothing fits is the mean of the *evaluated* data's training crops."""
+    from genjscc.data import training_mean_image
+    from genjscc.evaluate import prepare_scheme
+    from genjscc.images import save_image
+    from genjscc.schemes import build_scheme
+
+    for split, colour in (("train", (0.9, 0.1, 0.1)), ("test", (0.1, 0.1, 0.9))):
+        (tmp_path / split).mkdir()
+        for i in range(2):
+            save_image(torch.tensor(colour).view(3, 1, 1).expand(3, 64, 64).clone(), tmp_path / split / f"{i}.png")
+    spec = f"folder:{tmp_path}"
+    scheme = prepare_scheme(build_scheme("separation", codec="webp", bcr="1/384"), spec, 32, 32)
+    images = torch.rand(2, 3, 32, 32)
+    out = scheme.transmit(images, AWGN(), -5.0)  # 1/384 of a 32x32 image fits no file: all fallbacks
+    assert scheme.choices[("awgn", -5.0)].fitted == 0
+    expected = training_mean_image(spec, 32, 32)
+    assert torch.allclose(out[0], expected, atol=1e-6)
+    assert out[0, 0].mean() > 0.85 and out[0, 2].mean() < 0.15  # red training images, not the photos' mean

@@ -6,14 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genjscc.models.stylegan2 import (
-    Discriminator,
-    Generator,
-    conv2d_resample,
-    fir_filter,
-    modulated_conv2d,
-    upsample2d,
-)
+from genjscc.models.stylegan2 import Discriminator, Generator
+from genjscc.models.stylegan2.ops import conv2d_resample, fir_filter, modulated_conv2d, upsample2d
 
 TINY = dict(img_resolution=16, z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32)
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from genjscc.models.stylegan2 import Generator
-from genjscc.models.stylegan2_loaders import StyleGAN2FormatError, UnsafePickleError, load_stylegan2
+from genjscc.models.stylegan2.loaders import StyleGAN2FormatError, UnsafePickleError, load_stylegan2
 from genjscc.weights import save_weights
 
 CONFIG = dict(img_resolution=16, z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32,

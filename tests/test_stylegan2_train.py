@@ -7,16 +7,18 @@ import torch
 from typer.testing import CliRunner
 
 from genjscc.cli import app
-from genjscc.models.stylegan2_loaders import load_stylegan2
-from genjscc.train.common import TrainerOptions
-from genjscc.train.stylegan2 import StyleGAN2TrainArgs, diff_augment, parse_duration, train_stylegan2
+from genjscc.models.stylegan2.loaders import load_stylegan2
+from genjscc.train.args import TrainerOptions
+from genjscc.train.args import StyleGAN2TrainArgs, parse_duration
+from genjscc.train.augment import diff_augment
+from genjscc.train.stylegan2 import train_stylegan2
 
 TINY = dict(size=16, batch_size=4, z_dim=16, w_dim=16, mapping_layers=1, channel_base=64, channel_max=16,
             sample_every=2, r1_every=2)
 
 
 def _options(steps):
-    return TrainerOptions(max_steps=steps, accelerator="cpu", devices="1", checkpoint_every=2, log_every=1, progress=False)
+    return TrainerOptions(steps=steps, accelerator="cpu", devices="1", checkpoint_every=2, log_every=1, progress=False)
 
 
 def test_tiny_training_exports_and_resumes(tmp_path):

@@ -4,14 +4,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from genjscc.train.common import TrainerOptions
-from genjscc.train.deepjscc import DeepJSCCTrainArgs, parse_snr_spec, train_deepjscc
+from genjscc.train.args import TrainerOptions
+from genjscc.train.args import DeepJSCCTrainArgs, parse_snr_spec
+from genjscc.train.deepjscc import train_deepjscc
 
 TINY = dict(data="photos", size=16, bcr="1/12", filters="4,4,4,4", batch_size=4, snr="-5,10", snr_adaptive=True)
 
 
 def _options(steps):
-    return TrainerOptions(max_steps=steps, accelerator="cpu", devices="1", checkpoint_every=2, log_every=1, progress=False)
+    return TrainerOptions(steps=steps, accelerator="cpu", devices="1", checkpoint_every=2, log_every=1, progress=False)
 
 
 def test_parse_snr_spec():

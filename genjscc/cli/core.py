@@ -9,17 +9,24 @@ from typing import Optional
 import typer
 
 from genjscc.cli.app import app, fail, zoo_app
+from genjscc.cli.options import CONFIG_HELP, SET_HELP, scheme_options
 
 SNR_HELP = "SNR in dB (complex AWGN: noise variance P/10^(SNR/10) per symbol)"
 
 
 def parse_snr_list(text: str) -> list[float]:
+    from genjscc.channel import snr_tensor
+
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise fail(f"cannot read SNR list {text!r}: write dB values separated by commas, e.g. -5,0,5,10") from None
     if not values:
         raise fail("give at least one SNR")
+    try:
+        snr_tensor(values, len(values))
+    except ValueError as exc:
+        raise fail(f"--snr: {exc}") from None
     return values
 
 
@@ -32,18 +39,22 @@ def _channel(name: str, csi: str):
         raise fail(str(exc)) from None
 
 
-def _scheme(model: str, device: str, options: dict):
+def _scheme(model: str, device: str, options: dict, data: str, height: int, width: int):
+    """Build the scheme and give it what it needs of the data (the training mean image)."""
+    from genjscc.evaluate import prepare_scheme
     from genjscc.schemes import build_scheme
 
     try:
-        return build_scheme(model, **{k: v for k, v in options.items() if v is not None}).to(device)
+        scheme = build_scheme(model, **options).to(device)
+        prepare_scheme(scheme, data, height, width)
     except (FileNotFoundError, ValueError, TypeError) as exc:
         raise fail(str(exc)) from None
+    return scheme
 
 
 @app.command()
 def transmit(
-    model: str = typer.Argument(..., help="zoo name or .safetensors path"),
+    model: str = typer.Argument(..., help="zoo name, .safetensors path, or a scheme kind (e.g. separation)"),
     image: Path = typer.Argument(..., help="input image (any format Pillow reads)"),
     output: Path = typer.Option(..., "-o", "--output", help="where to write the reconstruction"),
     snr: float = typer.Option(0.0, help=SNR_HELP),
@@ -51,6 +62,8 @@ def transmit(
     csi: str = typer.Option("mmse", help="receiver CSI for fading: mmse | zf | none"),
     seed: int = typer.Option(0, help="seed of the channel noise"),
     device: str = typer.Option("cpu", help="torch device"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
+    config: Optional[Path] = typer.Option(None, "--config", help=CONFIG_HELP),
 ):
     """Send one image through MODEL over the channel and save what arrives."""
     import torch
@@ -62,7 +75,7 @@ def transmit(
         x = load_image(image).unsqueeze(0)
     except DataError as exc:
         raise fail(str(exc)) from None
-    scheme = _scheme(model, device, {})
+    scheme = _scheme(model, device, scheme_options(set_, config), "photos", x.shape[-2], x.shape[-1])
     try:
         scheme.check_size(x.shape[-2], x.shape[-1])
         g = torch.Generator(device=scheme.device).manual_seed(seed)
@@ -89,25 +102,36 @@ def evaluate(
     out: Optional[Path] = typer.Option(None, help="also write records to FILE (.csv or .json)"),
     format: str = typer.Option("table", "--format", help="table | json | csv (json/csv: one document on stdout)"),
     device: str = typer.Option("cpu", help="torch device"),
-    codec: Optional[str] = typer.Option(None, help="separation: image codec"),
-    code: Optional[str] = typer.Option(None, help="separation: capacity | ldpc"),
-    bcr: Optional[str] = typer.Option(None, help="schemes without a fixed BCR: k/n, e.g. 1/48"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
+    config: Optional[Path] = typer.Option(None, "--config", help=CONFIG_HELP),
 ):
     """Evaluate a scheme over SNRs on held-out images: PSNR, SSIM, MS-SSIM (and more)."""
     from rich.console import Console
 
     from genjscc.data import DataError, load_dataset, stack
-    from genjscc.evaluate import evaluate as run, print_progress_to_stderr, records_table, records_to_csv, records_to_json, write_records
+    from genjscc.evaluate import (
+        evaluate as run,
+        print_note_to_stderr,
+        print_progress_to_stderr,
+        records_table,
+        records_to_csv,
+        records_to_json,
+        write_records,
+    )
 
     if format not in ("table", "json", "csv"):
         raise fail(f"--format must be table, json or csv, got {format!r}")
     snrs = parse_snr_list(snr)
-    scheme = _scheme(model, device, {"codec": codec, "code": code, "bcr": bcr})
+    options = scheme_options(set_, config)
     try:
         images = stack(load_dataset(data, "test", size, limit=limit))
+    except (DataError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    scheme = _scheme(model, device, options, data, size, size)
+    try:
         records = run(
             scheme, images, _channel(channel, csi), snrs, data=data, metrics=[m.strip() for m in metrics.split(",")],
-            batch_size=batch_size, seed=seed, progress=print_progress_to_stderr,
+            batch_size=batch_size, seed=seed, progress=print_progress_to_stderr, note=print_note_to_stderr,
         )
     except (DataError, ValueError) as exc:
         raise fail(str(exc)) from None
@@ -144,24 +168,26 @@ def demo(
     out: Path = typer.Option(Path("demo"), help="folder for the results"),
     snr: str = typer.Option("-5,0,5,10", help="comma-separated SNRs in dB"),
 ):
-    """Send the held-out photos through the shipped DeepJSCC models; table, records and image grid."""
+    """Send the held-out photos through every shipped scheme model; table, records and image grid."""
     import torch
     from rich.console import Console
 
     from genjscc.channel import AWGN
-    from genjscc.data import load_dataset, save_image, stack
+    from genjscc.data import load_dataset, stack
     from genjscc.evaluate import evaluate as run, records_table, write_records
-    from genjscc.schemes import build_scheme
+    from genjscc.images import save_image
+    from genjscc.schemes import SCHEMES, build_scheme
     from genjscc.zoo import ZOO
 
     snrs = parse_snr_list(snr)
     out.mkdir(parents=True, exist_ok=True)
     images = stack(load_dataset("photos", "test", 64))
-    records, rows = [], [images[:8]]
+    records, rows, names = [], [images[:8]], []
     for name, entry in ZOO.items():
-        if entry.kind != "deepjscc":
+        if entry.kind not in SCHEMES:  # priors and other parts are not transmission schemes
             continue
         scheme = build_scheme(name)
+        names.append(name)
         records += run(scheme, images, AWGN(), snrs, batch_size=128)
         for s in snrs:
             g = torch.Generator().manual_seed(0)
@@ -170,4 +196,5 @@ def demo(
     write_records(records, out / "results.csv")
     grid = torch.cat([torch.cat(list(row), dim=2) for row in rows], dim=1)
     save_image(grid, out / "grid.png")
-    typer.echo(f"wrote {out / 'results.csv'} and {out / 'grid.png'} (rows: originals, then each model at {snr} dB)")
+    typer.echo(f"wrote {out / 'results.csv'} and {out / 'grid.png'} "
+               f"(rows: originals, then {', '.join(names)}, each at {snr} dB)")

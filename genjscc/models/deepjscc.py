@@ -18,11 +18,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from genjscc.channel import Channel, channels_to_bcr, complex_to_real, power_normalize, real_to_complex, snr_tensor
+from genjscc.channel import (
+    Channel,
+    channels_to_bcr,
+    check_divisible,
+    complex_to_real,
+    power_normalize,
+    real_to_complex,
+    snr_tensor,
+)
+from genjscc.weights import WeightsError, load_weights
 
 __all__ = ["DeepJSCCConfig", "DeepJSCC", "AttentionFeature"]
 
@@ -123,28 +134,44 @@ class DeepJSCC(nn.Module):
             c_in = width
         self.decoder = _Stack(dec_layers, dec_widths, config.snr_adaptive, nn.Sigmoid())
 
+    # -- loading ---------------------------------------------------------------------
+
+    @classmethod
+    def from_weights(cls, path: str | Path) -> "DeepJSCC":
+        """A DeepJSCC (eval mode) from a project weight file (``.safetensors`` + metadata)."""
+        tensors, meta = load_weights(path, kind="deepjscc")
+        try:
+            model = cls(DeepJSCCConfig(**meta["config"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise WeightsError(f"{path}: bad DeepJSCC config in its metadata: {exc}") from None
+        try:
+            model.load_state_dict(tensors)
+        except RuntimeError as exc:
+            raise WeightsError(f"{path}: tensors do not match the DeepJSCC config: {exc}") from None
+        model.metadata = meta
+        return model.eval()
+
     # -- the three steps, usable on their own -------------------------------------------
 
     def _check_images(self, images: Tensor) -> None:
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"images must be [B, 3, H, W], got {tuple(images.shape)}")
-        f = self.config.downsample
-        if images.shape[2] % f or images.shape[3] % f:
-            raise ValueError(
-                f"image size {images.shape[2]}x{images.shape[3]} is not divisible by the model's "
-                f"downsampling factor {f}; crop or pad to a multiple of {f}"
-            )
+        check_divisible(images.shape[2], images.shape[3], self.config.downsample)
 
     def encode(self, images: Tensor, snr_db: float | Tensor = 0.0) -> tuple[Tensor, torch.Size]:
         """images ``[B, 3, H, W]`` in [0, 1] -> (symbols ``[B, k]`` complex with power P, latent shape)."""
         self._check_images(images)
-        snr = snr_tensor(snr_db, images.shape[0], images.device)
-        latent = self.encoder(images * 2 - 1, snr)
-        return power_normalize(real_to_complex(latent), self.config.power), latent.shape
+        return self._encode(images, snr_tensor(snr_db, images.shape[0], images.device))
 
     def decode(self, symbols: Tensor, latent_shape: torch.Size, snr_db: float | Tensor = 0.0) -> Tensor:
         """received symbols ``[B, k]`` complex -> images ``[B, 3, H, W]`` in [0, 1]."""
-        snr = snr_tensor(snr_db, symbols.shape[0], symbols.device)
+        return self._decode(symbols, latent_shape, snr_tensor(snr_db, symbols.shape[0], symbols.device))
+
+    def _encode(self, images: Tensor, snr: Tensor) -> tuple[Tensor, torch.Size]:
+        latent = self.encoder(images * 2 - 1, snr)
+        return power_normalize(real_to_complex(latent), self.config.power), latent.shape
+
+    def _decode(self, symbols: Tensor, latent_shape: torch.Size, snr: Tensor) -> Tensor:
         latent = complex_to_real(symbols, latent_shape).to(self.decoder.layers[0].weight.dtype)
         return self.decoder(latent, snr)
 
@@ -156,11 +183,13 @@ class DeepJSCC(nn.Module):
         *,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        snr = snr_tensor(snr_db, images.shape[0], images.device)
-        symbols, shape = self.encode(images, snr)
+        """images ``[B, 3, H, W]`` in [0, 1] -> encoder -> power norm -> ``channel`` -> decoder -> ``[B, 3, H, W]``."""
+        self._check_images(images)
+        snr = snr_tensor(snr_db, images.shape[0], images.device)  # checked once; the channel checks its own input
+        symbols, shape = self._encode(images, snr)
         received = channel(symbols, snr, generator=generator)
-        return self.decode(received, shape, snr)
+        return self._decode(received, shape, snr)
 
-    def bcr(self, height: int, width: int):
+    def bcr(self, height: int, width: int) -> Fraction:
+        """``rho = k / n = C / (6 f^2)`` at H x W."""
         return channels_to_bcr(self.config.channels, height, width, self.config.downsample)
-

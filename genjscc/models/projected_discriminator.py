@@ -10,7 +10,7 @@ small version of that idea (no code from either project):
    almost nothing for the deeper layers) and normalised as torchvision ImageNet nets expect
    (``(x - mean) / std`` with mean ``[.485, .456, .406]``, std ``[.229, .224, .225]`` on [0, 1]);
 2. the frozen AlexNet of LPIPS (torchvision ImageNet conv1..conv5, loaded offline by
-   :func:`genjscc.metrics.lpips.lpips_state_dict`) gives the ReLU outputs of conv1, conv2 and
+   :func:`genjscc.layers.backbones.imagenet_backbone`) gives the ReLU outputs of conv1, conv2 and
    conv5 (``taps``), i.e. 31², 15² and 7² maps at 128² input;
 3. each level is scaled by a fixed constant (so that real crops give features of about unit
    RMS) and mixed by a fixed random 1x1 projection to ``proj_channels`` channels (Projected
@@ -22,7 +22,7 @@ small version of that idea (no code from either project):
    so the usual non-saturating logistic loss applies unchanged.
 
 Only the heads are parameters. The backbone lives in non-persistent buffers
-(:class:`genjscc.metrics.lpips._FrozenConv`): it has no gradients, is moved by ``.to``,
+(:func:`genjscc.layers.backbones.imagenet_backbone`): it has no gradients, is moved by ``.to``,
 and is never written into a ``state_dict`` or a checkpoint.
 
 For training, :meth:`features` (frozen part, differentiable with respect to the image so
@@ -40,8 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genjscc.metrics.lpips import NETS, _backbone, lpips_state_dict
-from genjscc.models.stylegan2_ops import Conv2dLayer
+from genjscc.layers.backbones import backbone_layout, imagenet_backbone
+from genjscc.models.stylegan2.ops import Conv2dLayer
 
 __all__ = ["ProjectedDiscriminator", "ProjectedDiscriminatorConfig", "DISCRIMINATORS"]
 
@@ -100,18 +100,12 @@ class ProjectedDiscriminator(nn.Module):
             raise ValueError(f"taps must be increasing AlexNet levels among 1..5, got {c.taps}")
         if len(c.feature_scale) != len(c.taps):
             raise ValueError(f"feature_scale needs one value per tap, got {c.feature_scale} for taps {c.taps}")
-        if c.input_size < NETS["alex"]["min_size"] * 2:
+        if c.input_size < 64:
             raise ValueError(f"input_size must be at least 64 for AlexNet, got {c.input_size}")
-        layout = NETS["alex"]["layout"]
+        layout = backbone_layout("alex")
         self._tap_index = [_ALEX_RELU[t] for t in c.taps]
         # frozen backbone: weights are non-persistent buffers (never in state_dict, moved by .to)
-        self.backbone = _backbone(layout[: self._tap_index[-1] + 1])
-        for layer in self.backbone:
-            if isinstance(layer, nn.ReLU):
-                layer.inplace = False  # tapped outputs must not be overwritten
-        state = lpips_state_dict("alex")
-        for name, buffer in self.backbone.named_buffers():
-            buffer.copy_(state[f"features.{name}"])
+        self.backbone = imagenet_backbone("alex", up_to=self._tap_index[-1])
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         widths = [[e for e in layout[:i] if e[0] == "conv"][-1][2] for i in self._tap_index]

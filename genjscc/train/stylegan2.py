@@ -1,7 +1,7 @@
 """Training StyleGAN2 with Lightning: non-saturating logistic loss, lazy R1, EMA generator, DiffAugment.
 
-One iteration = one discriminator step + one generator step on a batch of B real images
-(``trainer.global_step`` counts both optimiser steps, i.e. 2 per iteration). Every
+One iteration = one discriminator step + one generator step on a batch of B real images;
+``--steps`` counts iterations (:mod:`genjscc.train.common`). Every
 ``sample_every`` iterations a grid of the EMA generator is written to ``RUN/samples/``; every
 ``kid_every`` iterations KID (Inception pool features, :mod:`genjscc.metrics.fid`) of EMA
 samples against training crops and held-out crops is appended to ``RUN/kid.jsonl`` and the
@@ -23,123 +23,26 @@ from __future__ import annotations
 import copy
 import json
 import math
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, RandomSampler
 
-from genjscc.data import load_dataset, save_image, stack
+from genjscc.data import crop_pool, load_dataset, stack
+from genjscc.images import image_grid, save_image
+from genjscc.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
 from genjscc.models.projected_discriminator import DISCRIMINATORS, ProjectedDiscriminator, ProjectedDiscriminatorConfig
 from genjscc.models.stylegan2 import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
-from genjscc.train.common import TrainerOptions, hardware_summary, make_trainer, prepare_run_dir
+from genjscc.train.augment import DiffAugment
+from genjscc.train.args import StyleGAN2TrainArgs, TrainerOptions
+from genjscc.train.common import TrainingJob, run_training
+from genjscc.train.ema import EMA, ema_beta
 from genjscc.weights import save_weights
 
-__all__ = ["StyleGAN2Module", "StyleGAN2TrainArgs", "train_stylegan2", "diff_augment", "image_grid", "WallClockLimit"]
-
-
-# ----------------------------------------------------------------------------- DiffAugment
-
-
-def diff_augment(x: Tensor, policy: str) -> Tensor:
-    """Differentiable augmentations (Zhao et al. 2020) of images ``[N, 3, H, W]`` in [-1, 1].
-
-    ``policy``: comma-separated subset of ``color`` (brightness, saturation, contrast),
-    ``translation`` (shift by up to 1/8 of the side, zero fill), ``cutout`` (a zeroed square of
-    half the side). Every image draws its own parameters.
-    """
-    n, _, h, w = x.shape
-    for op in filter(None, policy.split(",")):
-        if op == "color":
-            x = x + (torch.rand(n, 1, 1, 1, device=x.device, dtype=x.dtype) - 0.5)
-            mean = x.mean(dim=1, keepdim=True)
-            x = (x - mean) * (torch.rand(n, 1, 1, 1, device=x.device, dtype=x.dtype) * 2) + mean
-            mean = x.mean(dim=[1, 2, 3], keepdim=True)
-            x = (x - mean) * (torch.rand(n, 1, 1, 1, device=x.device, dtype=x.dtype) + 0.5) + mean
-        elif op == "translation":
-            sx, sy = int(w * 0.125 + 0.5), int(h * 0.125 + 0.5)
-            dx = torch.randint(-sx, sx + 1, (n, 1, 1), device=x.device)
-            dy = torch.randint(-sy, sy + 1, (n, 1, 1), device=x.device)
-            gy = (torch.arange(h, device=x.device).view(1, h, 1) + dy).expand(n, h, w) + 1
-            gx = (torch.arange(w, device=x.device).view(1, 1, w) + dx).expand(n, h, w) + 1
-            padded = F.pad(x, [1, 1, 1, 1])  # index 0 / last = zero border
-            gy, gx = gy.clamp(0, h + 1), gx.clamp(0, w + 1)
-            idx = (gy * (w + 2) + gx).view(n, 1, h * w).expand(-1, x.shape[1], -1)
-            x = padded.flatten(2).gather(2, idx).view_as(x)
-        elif op == "cutout":
-            ch, cw = int(h * 0.5 + 0.5), int(w * 0.5 + 0.5)
-            oy = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), device=x.device) - ch // 2
-            ox = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), device=x.device) - cw // 2
-            ys = torch.arange(h, device=x.device).view(1, h, 1)
-            xs = torch.arange(w, device=x.device).view(1, 1, w)
-            inside = (ys >= oy) & (ys < oy + ch) & (xs >= ox) & (xs < ox + cw)
-            x = x * (~inside).unsqueeze(1).to(x.dtype)
-        else:
-            raise ValueError(f"unknown DiffAugment op {op!r}; use color, translation, cutout")
-    return x
-
-
-def image_grid(images: Tensor, cols: int | None = None, pad: int = 2) -> Tensor:
-    """``[N, 3, H, W]`` in [0, 1] -> one ``[3, H', W']`` grid (white gaps)."""
-    n, c, h, w = images.shape
-    cols = cols or math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    grid = torch.ones(c, rows * (h + pad) + pad, cols * (w + pad) + pad)
-    for i, img in enumerate(images.detach().float().cpu().clamp(0, 1)):
-        r, q = divmod(i, cols)
-        grid[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + q * (w + pad) : pad + q * (w + pad) + w] = img
-    return grid
-
-
-# ----------------------------------------------------------------------------- data
-
-
-class _CropPool(Dataset):
-    """A fixed pool of uint8 crops ``[N, 3, S, S]`` (built once, in parallel); items are uint8."""
-
-    def __init__(self, crops: Tensor):
-        self.crops = crops
-
-    def __len__(self) -> int:
-        return self.crops.shape[0]
-
-    def __getitem__(self, index: int) -> Tensor:
-        return self.crops[index]
-
-
-def build_crop_pool(data: str, size: int, count: int, seed: int, workers: int) -> Tensor:
-    source = load_dataset(data, "train", size, seed=seed, length=count)
-    loader = DataLoader(source, batch_size=256, num_workers=workers)
-    return torch.cat([(b * 255).round().to(torch.uint8) for b in loader])
-
-
-class WallClockLimit(L.Callback):
-    """Stop cleanly after ``seconds`` of training in this session (not counting earlier sessions)."""
-
-    def __init__(self, seconds: float):
-        self.seconds, self.started = seconds, None
-
-    def on_train_start(self, trainer, pl_module):
-        self.started = time.time()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if time.time() - self.started > self.seconds:
-            trainer.should_stop = True
-
-
-def parse_duration(text: str | float | None) -> float | None:
-    """``"DD:HH:MM:SS"``, ``"HH:MM:SS"``, ``"MM:SS"`` or seconds -> seconds (None/"" -> None)."""
-    if text in (None, "", 0, "0"):
-        return None
-    parts = [float(p) for p in str(text).split(":")]
-    seconds = 0.0
-    for p, unit in zip(reversed(parts), (1, 60, 3600, 86400)):
-        seconds += p * unit
-    return seconds
+__all__ = ["StyleGAN2Module", "StyleGAN2TrainArgs", "train_stylegan2"]
 
 
 # ----------------------------------------------------------------------------- module
@@ -162,6 +65,8 @@ class StyleGAN2Module(L.LightningModule):
             raise ValueError(f"discriminator must be one of {', '.join(DISCRIMINATORS)}, got {discriminator!r}")
         self.projected = discriminator != "plain"
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.ema = EMA(self.G, self.G_ema)
+        self.augment = DiffAugment(augment)
         self.register_buffer("images_seen", torch.zeros((), dtype=torch.long))
         self.register_buffer("iterations", torch.zeros((), dtype=torch.long))
         self.run_dir: Path | None = None
@@ -182,9 +87,6 @@ class StyleGAN2Module(L.LightningModule):
             ws[:, cutoff:] = G.mapping(torch.randn_like(z))[:, cutoff:]
         return ws
 
-    def _augment(self, x: Tensor) -> Tensor:
-        return diff_augment(x, self.hparams.augment) if self.hparams.augment else x
-
     def training_step(self, batch, batch_idx):
         real = batch.float() / 127.5 - 1 if batch.dtype == torch.uint8 else batch * 2 - 1
         n = real.shape[0]
@@ -196,18 +98,17 @@ class StyleGAN2Module(L.LightningModule):
         do_r1 = hp.r1_every > 0 and hp.r1_gamma > 0 and int(self.iterations) % hp.r1_every == 0
         if self.projected:  # frozen backbone without autograd; R1 on the heads' inputs
             with torch.no_grad():
-                feats = self.D.features(torch.cat([self._augment(real), self._augment(fake)]))
+                feats = self.D.features(torch.cat([self.augment(real), self.augment(fake)]))
             real_in = [f[:n].requires_grad_(do_r1) for f in feats]
             real_logits = self.D.logits(real_in)
             fake_logits = self.D.logits([f[n:] for f in feats])
         else:
             real_in = [real.detach().requires_grad_(do_r1)]
-            real_logits = self.D(self._augment(real_in[0]))
-            fake_logits = self.D(self._augment(fake))
-        loss_d = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
+            real_logits = self.D(self.augment(real_in[0]))
+            fake_logits = self.D(self.augment(fake))
+        loss_d = d_logistic_loss(real_logits, fake_logits)
         if do_r1:
-            grads = torch.autograd.grad(real_logits.sum(), real_in, create_graph=True)
-            r1 = sum(g.square().sum(dim=[1, 2, 3]) for g in grads).mean()
+            r1 = r1_penalty(real_logits, real_in)
             loss_d = loss_d + r1 * (hp.r1_gamma / 2) * hp.r1_every
             self.log("train/r1", r1.detach())
         opt_d.zero_grad(set_to_none=True)
@@ -216,7 +117,7 @@ class StyleGAN2Module(L.LightningModule):
         # generator: softplus(-D(G(z)))
         self.D.requires_grad_(False)
         fake = self.G.synthesis(self._ws(n, update_w_avg=True), noise_mode="random")
-        loss_g = F.softplus(-self.D(self._augment(fake))).mean()
+        loss_g = g_nonsaturating_loss(self.D(self.augment(fake)))
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(loss_g)
         opt_g.step()
@@ -229,17 +130,9 @@ class StyleGAN2Module(L.LightningModule):
                       prog_bar=True)
         self.log("kimg", self.images_seen.float() / 1000)
 
-    @torch.no_grad()
     def _update_ema(self, n: int) -> None:
         hp = self.hparams
-        ema_nimg = hp.ema_kimg * 1000
-        if hp.ema_rampup:
-            ema_nimg = min(ema_nimg, float(self.images_seen) * hp.ema_rampup)
-        beta = 0.5 ** (n * self.trainer.world_size / max(ema_nimg, 1e-8))
-        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
-            p_ema.copy_(p.detach().lerp(p_ema, beta))
-        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
-            b_ema.copy_(b)
+        self.ema.update(ema_beta(n * self.trainer.world_size, int(self.images_seen), hp.ema_kimg * 1000, hp.ema_rampup))
 
     def configure_optimizers(self):
         hp = self.hparams
@@ -318,104 +211,56 @@ class StyleGAN2Module(L.LightningModule):
 # ----------------------------------------------------------------------------- entry point
 
 
-@dataclass
-class StyleGAN2TrainArgs:
-    """Everything ``genjscc train stylegan2`` records in run.json and the model card."""
-
-    data: str = "photos"
-    size: int = 64
-    batch_size: int = 32
-    z_dim: int = 256
-    w_dim: int = 256
-    mapping_layers: int = 4
-    mapping_lr_multiplier: float = 0.01
-    channel_base: int = 8192
-    channel_max: int = 128
-    lr: float = 0.0025
-    r1_gamma: float = 0.05
-    r1_every: int = 16
-    ema_kimg: float = 5.0
-    augment: str = "color,translation,cutout"
-    style_mixing: float = 0.9
-    pool: int = 0            # >0: draw batches from a fixed pool of this many crops (fast), 0: stream crops
-    seed: int = 0
-    workers: int = 0
-    sample_every: int = 500   # iterations between sample grids (0: never)
-    kid_every: int = 0        # iterations between KID evaluations (0: only at the end if kid_images > 0)
-    kid_images: int = 0       # generated images per KID evaluation (0: no KID)
-    max_time: str = ""        # wall-clock limit of this session, DD:HH:MM:SS or seconds
-    discriminator: str = "plain"  # plain (StyleGAN2 residual D) | projected-alex (heads on frozen AlexNet features)
-
-    def generator_config(self) -> GeneratorConfig:
-        return GeneratorConfig(img_resolution=self.size, z_dim=self.z_dim, w_dim=self.w_dim, mapping_layers=self.mapping_layers,
-                               mapping_lr_multiplier=self.mapping_lr_multiplier, channel_base=self.channel_base,
-                               channel_max=self.channel_max)
-
-    def discriminator_config(self) -> DiscriminatorConfig | ProjectedDiscriminatorConfig:
-        if self.discriminator == "projected-alex":
-            return ProjectedDiscriminatorConfig(img_resolution=self.size)
-        if self.discriminator != "plain":
-            raise ValueError(f"discriminator must be one of {', '.join(DISCRIMINATORS)}, got {self.discriminator!r}")
-        return DiscriminatorConfig(img_resolution=self.size, channel_base=self.channel_base, channel_max=self.channel_max)
+SESSION_FIELDS = ("kid_every", "kid_images", "sample_every", "workers", "pool")
 
 
-def train_stylegan2(args: StyleGAN2TrainArgs, out: Path, options: TrainerOptions, resume: bool = False,
-                    command: str = "") -> Path:
-    """Train (or resume) a StyleGAN2; exports ``out/model.safetensors`` (EMA generator); returns its path.
+def _build_module(args: StyleGAN2TrainArgs, options: TrainerOptions) -> StyleGAN2Module:
+    return StyleGAN2Module(args.generator_config().to_dict(), args.discriminator_config().to_dict(), lr_g=args.lr,
+                           lr_d=args.lr, r1_gamma=args.r1_gamma, r1_every=args.r1_every, ema_kimg=args.ema_kimg,
+                           augment=args.augment, style_mixing=args.style_mixing, seed=args.seed,
+                           discriminator=args.discriminator)
 
-    ``options.max_steps`` counts iterations (one D and one G step each).
-    """
-    out = Path(out)
-    recorded, ckpt = prepare_run_dir(out, {**asdict(args), "max_steps": options.max_steps, "command": command}, resume)
-    if resume:  # session-level settings come from this command line, the model from run.json
-        for key in ("max_time", "kid_every", "kid_images", "sample_every", "workers", "pool"):
-            recorded[key] = getattr(args, key)
-    args = StyleGAN2TrainArgs(**{k: v for k, v in recorded.items() if k in StyleGAN2TrainArgs.__dataclass_fields__})
-    L.seed_everything(args.seed, workers=True)
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True  # no effect on CPU
-    module = StyleGAN2Module(args.generator_config().to_dict(), args.discriminator_config().to_dict(), lr_g=args.lr,
-                             lr_d=args.lr, r1_gamma=args.r1_gamma, r1_every=args.r1_every, ema_kimg=args.ema_kimg,
-                             augment=args.augment, style_mixing=args.style_mixing, seed=args.seed,
-                             discriminator=args.discriminator)
-    module.run_dir, module.sample_every = out, args.sample_every
+
+def _prepare(module: StyleGAN2Module, args: StyleGAN2TrainArgs, run_dir: Path) -> None:
+    module.run_dir, module.sample_every = run_dir, args.sample_every
     module.kid_every, module.kid_images = args.kid_every, args.kid_images
-    if args.pool > 0:
-        train_set = _CropPool(build_crop_pool(args.data, args.size, args.pool, args.seed, args.workers))
-        sampler = RandomSampler(train_set, replacement=True, num_samples=10**9, generator=torch.Generator().manual_seed(args.seed))
-        loader = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler, drop_last=True)
-    else:
-        train_set = load_dataset(args.data, "train", args.size, seed=args.seed, length=max(50_000, options.max_steps * args.batch_size))
-        loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True, num_workers=args.workers,
-                            generator=torch.Generator().manual_seed(args.seed), persistent_workers=args.workers > 0)
     if args.kid_images:
         module.kid_sources = {
             "train": stack(load_dataset(args.data, "train", args.size, seed=args.seed + 777, length=args.kid_images)),
             "test": stack(load_dataset(args.data, "test", args.size, limit=args.kid_images)),
         }
-    callbacks = []
-    seconds = parse_duration(args.max_time)
-    if seconds:
-        callbacks.append(WallClockLimit(seconds))
-    options = TrainerOptions(**{**asdict(options), "max_steps": 2 * options.max_steps,
-                                "checkpoint_every": 2 * options.checkpoint_every})
-    trainer = make_trainer(out, options, callbacks=callbacks)
-    module.export_info = {**asdict(args), "command": command, "hardware": hardware_summary(), "torch": torch.__version__}
-    started = time.time()
-    trainer.fit(module, loader, ckpt_path=str(ckpt) if ckpt else None)
-    wall = time.time() - started
-    trainer.save_checkpoint(str(out / "checkpoints" / "last.ckpt"))
-    if trainer.global_rank != 0:
-        return out / "model.safetensors"
+
+
+def _train_loader(args: StyleGAN2TrainArgs, options: TrainerOptions) -> DataLoader:
+    if args.pool > 0:
+        pool = crop_pool(args.data, args.size, args.pool, seed=args.seed, workers=args.workers)
+        sampler = RandomSampler(pool, replacement=True, num_samples=10**9, generator=torch.Generator().manual_seed(args.seed))
+        return DataLoader(pool, batch_size=args.batch_size, sampler=sampler, drop_last=True)
+    train_set = load_dataset(args.data, "train", args.size, seed=args.seed, length=max(50_000, options.steps * args.batch_size))
+    return DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True, num_workers=args.workers,
+                      generator=torch.Generator().manual_seed(args.seed), persistent_workers=args.workers > 0)
+
+
+def _export(module: StyleGAN2Module, trainer, args: StyleGAN2TrainArgs, info: dict) -> Path:
+    out = Path(trainer.default_root_dir)
     module.to(trainer.strategy.root_device)
     record = module.evaluate_kid(log=False) if args.kid_images else {}
     module.save_samples(out / "samples" / "final.png")
-    previous = float(json.loads((out / "model.json").read_text())["training"].get("wall_time_s_total", 0)) if resume and (out / "model.json").exists() else 0.0
-    module.export_info.update({"wall_time_s_last_session": round(wall, 1), "wall_time_s_total": round(previous + wall, 1),
-                               "images_per_s_last_session": round((int(module.images_seen) - module.session_start_images) / max(wall, 1e-9), 1)})
+    session_images = int(module.images_seen) - module.session_start_images
+    module.export_info = {**asdict(args), **info,
+                          "images_per_s_last_session": round(session_images / max(info["wall_time_s_last_session"], 1e-9), 1)}
     extra = {"metrics": record} if record else {}
     meta_preview = {"training": {**module.export_info, "images_seen": int(module.images_seen), "iterations": int(module.iterations)},
                     "config": module.G_ema.config.to_dict(), **extra}
     return module.export(out / "model.safetensors", extra=extra, card=stylegan2_card(meta_preview, out))
+
+
+def train_stylegan2(args: StyleGAN2TrainArgs, out: Path, options: TrainerOptions, resume: bool = False,
+                    command: str = "") -> Path:
+    """Train (or resume) a StyleGAN2; exports ``out/model.safetensors`` (EMA generator); returns its path."""
+    job = TrainingJob(args=args, build_module=_build_module, train_loader=_train_loader, export=_export,
+                      session_fields=SESSION_FIELDS, prepare=_prepare)
+    return run_training(job, out, options, resume=resume, command=command)
 
 
 def stylegan2_card(meta: dict, run_dir: Path | None = None) -> str:

@@ -4,8 +4,10 @@
 ``k = floor(rho * 3 H W)`` complex channel uses (``rho`` the configured BCR). The link
 offers one or more operating points (a rate or an MCS) with a byte budget each; the codec
 writes the largest file within the budget; the link says which files arrive. An image
-whose file does not fit, or does not arrive, is replaced by the **training-set mean image**
-(the mean of 2000 training crops of the embedded photos at the same size).
+whose file does not fit, or does not arrive, is replaced by the **training-set mean image**,
+which the caller supplies with :meth:`SeparationScheme.use_training_mean` (``genjscc
+evaluate`` and ``transmit`` pass the mean of 2000 training crops of the evaluated dataset,
+:func:`genjscc.data.training_mean_image`); without one, a mid-grey image (0.5) is used.
 
 When the link offers several operating points (LDPC ``mcs="best"``, block-fading capacity
 ``outage="best"``) every one is run on the whole batch and the one with the best mean PSNR
@@ -20,38 +22,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from functools import lru_cache
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from genjscc.channel import Channel, parse_bcr, snr_tensor
 from genjscc.metrics import psnr
-from genjscc.separation.codecs import Codec, build_codec
-from genjscc.separation.link import Link, LinkOption
-from genjscc.schemes import Scheme, register_scheme
+from genjscc.schemes.base import Scheme, register_scheme
+from genjscc.separation import Codec, Link, LinkOption, build_codec, build_link
 
-__all__ = ["SeparationScheme", "Choice", "training_mean_image", "build_link", "LINKS"]
-
-MEAN_IMAGE_CROPS = 2000
-
-
-@lru_cache(maxsize=8)
-def _mean_square(size: int) -> Tensor:
-    from genjscc.data import load_dataset, stack
-
-    return stack(load_dataset("photos", "train", size, length=MEAN_IMAGE_CROPS)).mean(dim=0)
-
-
-def training_mean_image(height: int, width: int) -> Tensor:
-    """Mean of 2000 training crops of the embedded photos: ``[3, H, W]`` in [0, 1] (cached)."""
-    side = max(height, width)
-    mean = _mean_square(side)
-    if (height, width) != (side, side):
-        mean = F.interpolate(mean.unsqueeze(0), size=(height, width), mode="bilinear", antialias=True,
-                             align_corners=False).squeeze(0)
-    return mean
+__all__ = ["SeparationScheme", "Choice", "build_separation"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +55,7 @@ class SeparationScheme(Scheme):
         super().__init__(f"{codec.name}+{link.name}")
         self.codec, self.link = codec, link
         self.rho = parse_bcr(bcr)
-        self.mean_image = mean_image  # None: the training-set mean at the image size
+        self.mean_image = mean_image  # [3, H, W]; None: mid-grey (see use_training_mean)
         self.choices: dict[tuple[str, float], Choice] = {}
 
     @property
@@ -141,12 +121,17 @@ class SeparationScheme(Scheme):
         )
         return recon, choice
 
+    def use_training_mean(self, mean_image: Tensor) -> None:
+        if mean_image.dim() != 3 or mean_image.shape[0] != 3:
+            raise ValueError(f"the training mean image must be [3, H, W], got {tuple(mean_image.shape)}")
+        self.mean_image = mean_image.detach().float().cpu()
+
     def _mean(self, height: int, width: int) -> Tensor:
-        if self.mean_image is not None:
-            if tuple(self.mean_image.shape) != (3, height, width):
-                raise ValueError(f"mean image is {tuple(self.mean_image.shape)}, images are 3x{height}x{width}")
-            return self.mean_image.float().cpu()
-        return training_mean_image(height, width)
+        if self.mean_image is None:
+            return torch.full((3, height, width), 0.5)
+        if tuple(self.mean_image.shape) != (3, height, width):
+            raise ValueError(f"mean image is {tuple(self.mean_image.shape)}, images are 3x{height}x{width}")
+        return self.mean_image
 
 
 def _single_snr(snr_db: float | Tensor, batch: int) -> float:
@@ -156,42 +141,26 @@ def _single_snr(snr_db: float | Tensor, batch: int) -> float:
     return float(snr[0])
 
 
-def _capacity(**options) -> Link:
-    from genjscc.separation.capacity import CapacityLink
-
-    return CapacityLink(**options)
-
-
-def _ldpc(**options) -> Link:
-    from genjscc.separation.ldpc import LDPCLink
-
-    return LDPCLink(**options)
-
-
-LINKS = {"capacity": _capacity, "ldpc": _ldpc}
-
-
-def build_link(code: str, **options) -> Link:
-    """``capacity`` (options: ``outage``) or ``ldpc`` (options: ``mcs``)."""
-    if code not in LINKS:
-        raise ValueError(f"unknown code {code!r}; choose one of {', '.join(LINKS)}")
-    return LINKS[code](**options)
-
-
 @register_scheme("separation")
-def _build_separation(
+def build_separation(
     model, *, codec: str | None = None, code: str = "capacity", bcr: str | None = None,
-    mcs: str | None = None, outage: str | None = None,
+    mcs: str | None = None, outage: str | float | None = None,
 ) -> Scheme:
+    """Options: ``codec`` (jpeg, jpeg2000, webp, avif, heif), ``bcr`` (k/n, e.g. 1/48),
+    ``code`` (capacity | ldpc), ``mcs`` (ldpc: best or e.g. 16qam-r1/2),
+    ``outage`` (capacity on block fading: best, average or a probability)."""
     if model is not None:
         raise ValueError("separation schemes have no weights")
     if codec is None or bcr is None:
-        raise ValueError("the separation scheme needs --codec (jpeg, jpeg2000, webp, avif, heif) and --bcr (e.g. 1/48)")
+        raise ValueError(
+            "the separation scheme needs a codec and a BCR: --set codec=webp (jpeg, jpeg2000, webp, avif, heif) "
+            "--set bcr=1/48"
+        )
     link_options = {}
     if code == "ldpc" and mcs is not None:
-        link_options["mcs"] = mcs
+        link_options["mcs"] = str(mcs)
     elif code == "capacity" and outage is not None:
         link_options["outage"] = outage
     elif mcs is not None or outage is not None:
         raise ValueError("mcs applies to code=ldpc, outage to code=capacity")
-    return SeparationScheme(build_codec(codec), build_link(code, **link_options), bcr)
+    return SeparationScheme(build_codec(str(codec)), build_link(str(code), **link_options), str(bcr))

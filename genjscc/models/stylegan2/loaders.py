@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from genjscc.models.stylegan2 import Generator, GeneratorConfig, fir_filter
+from genjscc.models.stylegan2.networks import Generator, GeneratorConfig, fir_filter
 
 __all__ = [
     "load_stylegan2",
@@ -315,12 +315,9 @@ def load_generator_state(path: str | Path) -> tuple[GeneratorConfig, dict[str, T
 def load_stylegan2(path: str | Path, device: str | torch.device = "cpu") -> Generator:
     """A generator (eval mode, fp32, no grad) from ``.safetensors``, rosinality ``.pt`` or NVlabs ``.pkl``.
 
-    Zoo names (``stylegan2-photos64``) are accepted too.
+    ``path`` is a file path; zoo names (``stylegan2-photos64``) are resolved by the caller
+    with :func:`genjscc.zoo.resolve_model`.
     """
-    from genjscc.zoo import ZOO, resolve_model
-
-    if str(path) in ZOO:
-        path = resolve_model(path)
     path = Path(path)
     config, state, meta = load_generator_state(path)
     G = _build(config, state, path, estimate_w_avg=bool(meta.get("w_avg_estimated")))

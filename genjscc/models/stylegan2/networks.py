@@ -1,8 +1,8 @@
 """StyleGAN2 (Karras et al., CVPR 2020) in plain PyTorch: generator, discriminator, FIR resampling.
 
 Parameter and buffer names follow NVlabs' stylegan2-ada-pytorch (``synthesis.b64.conv1.affine.weight``)
-so official checkpoints convert with a key map (:mod:`genjscc.models.stylegan2_loaders`).
-Low-level operations live in :mod:`genjscc.models.stylegan2_ops`. Conventions:
+so official checkpoints convert with a key map (:mod:`genjscc.models.stylegan2.loaders`).
+Low-level operations live in :mod:`genjscc.models.stylegan2.ops`. Conventions:
 
 * images ``[N, 3, R, R]`` in the [-1, 1] convention, never clamped (values may exceed it);
 * ``z [N, z_dim]``; ``ws [N, num_ws, w_dim]`` (one w per modulated layer, "W+");
@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from genjscc.models.stylegan2_ops import (  # noqa: F401  (re-exported)
+from genjscc.models.stylegan2.ops import (  # noqa: F401  (re-exported)
     SQRT2,
     Conv2dLayer,
     FullyConnectedLayer,
@@ -43,7 +43,6 @@ __all__ = [
     "Discriminator",
     "MappingNetwork",
     "SynthesisNetwork",
-    "load_stylegan2",
     "upfirdn2d",
 ]
 
@@ -347,13 +346,3 @@ class Discriminator(nn.Module):
         for res in self.block_resolutions:
             x = getattr(self, f"b{res}")(x, img)
         return self.b4(x)
-
-
-def load_stylegan2(path, device="cpu") -> Generator:
-    """A generator from our safetensors, a rosinality ``.pt`` or an NVlabs ``.pkl`` (never executes pickled code).
-
-    See :func:`genjscc.models.stylegan2_loaders.load_stylegan2`.
-    """
-    from genjscc.models.stylegan2_loaders import load_stylegan2 as _load
-
-    return _load(path, device=device)

@@ -1,0 +1,128 @@
+"""Options declared once: training commands built from dataclasses, generic scheme options.
+
+* :func:`training_command` turns a trainer's argument dataclass (fields made with
+  :func:`genjscc.train.args.option`) plus :class:`~genjscc.train.args.TrainerOptions`
+  into a Typer command, so a training argument is written in exactly one place.
+* :func:`scheme_options` reads ``--set key=value`` (repeatable; values parsed as YAML
+  scalars: ``0.1`` is a number, ``1/48`` and ``best`` are strings) and ``--config FILE.yaml``
+  (a mapping; ``--set`` wins) into the keyword options of a scheme's builder.
+"""
+
+from __future__ import annotations
+
+import inspect
+import shlex
+import sys
+import typing
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Callable, Optional
+
+import typer
+
+from genjscc.cli.app import fail
+
+__all__ = ["training_command", "scheme_options", "command_line", "SET_HELP", "CONFIG_HELP"]
+
+SET_HELP = "scheme option KEY=VALUE (repeatable), e.g. --set codec=webp --set bcr=1/48"
+CONFIG_HELP = "YAML file of scheme options (a mapping); --set overrides it"
+
+
+def command_line() -> str:
+    return "genjscc " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _parameters(cls, hints: dict, defaults: dict) -> list[inspect.Parameter]:
+    params = []
+    for f in fields(cls):
+        default = defaults.get(f.name, f.default if f.default is not MISSING else f.default_factory())
+        flags = f.metadata.get("flags") or (_flag(f.name),)
+        info = typer.Option(default, *flags, help=f.metadata.get("help", ""))
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=hints[f.name]))
+    return params
+
+
+def training_command(app: typer.Typer, name: str, args_cls, train: Callable, *, help: str, out: Path,
+                     defaults: Optional[dict] = None, resolve_model: Optional[Callable[[str], Path]] = None) -> None:
+    """Register ``genjscc train NAME``: options from ``args_cls`` and ``TrainerOptions``, plus ``--out`` and ``--resume``.
+
+    ``train(args, out, options, resume=..., command=...)`` runs it; ``defaults`` override field
+    defaults for this command (e.g. ``{"steps": 2000}``); fields marked ``names_model`` are
+    resolved with ``resolve_model`` (zoo name -> path) before the arguments are built.
+    """
+    from genjscc.train.args import TrainerOptions
+
+    defaults = defaults or {}
+    arg_names = [f.name for f in fields(args_cls)]
+    option_names = [f.name for f in fields(TrainerOptions)]
+    clash = set(arg_names) & set(option_names)
+    if clash:
+        raise TypeError(f"{args_cls.__name__} repeats trainer options {sorted(clash)}")
+    params = _parameters(args_cls, typing.get_type_hints(args_cls), defaults)
+    params += _parameters(TrainerOptions, typing.get_type_hints(TrainerOptions), defaults)
+    params.append(inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
+                                    default=typer.Option(out, help="run folder (checkpoints, logs, exported weights)")))
+    params.append(inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                                    default=typer.Option(False, help="continue the run in --out from its last checkpoint")))
+    model_fields = [f.name for f in fields(args_cls) if f.metadata.get("names_model")]
+
+    def command(**values):
+        arg_values = {k: values[k] for k in arg_names}
+        for key in model_fields:
+            if arg_values[key] and resolve_model is not None:
+                try:
+                    arg_values[key] = str(resolve_model(arg_values[key]))
+                except FileNotFoundError as exc:
+                    raise fail(f"--{key.replace('_', '-')}: {exc}") from None
+        try:
+            args = args_cls(**arg_values)
+            options = TrainerOptions(**{k: values[k] for k in option_names})
+            path = train(args, values["out"], options, resume=values["resume"], command=command_line())
+        except (FileNotFoundError, FileExistsError, ValueError) as exc:
+            raise fail(str(exc)) from None
+        typer.echo(f"weights: {path}")
+
+    command.__signature__ = inspect.Signature(params)
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    command.__doc__ = help
+    command.__name__ = f"train_{name}"
+    app.command(name, help=help)(command)
+
+
+def _scalar(text: str):
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, (str, int, float, bool)) or value is None else text
+
+
+def scheme_options(sets: Optional[list[str]], config: Optional[Path]) -> dict:
+    """``--config FILE.yaml`` then ``--set KEY=VALUE`` pairs -> a dict of scheme options."""
+    options: dict = {}
+    if config is not None:
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(Path(config).read_text())
+        except FileNotFoundError:
+            raise fail(f"--config: no file {config}") from None
+        except (OSError, yaml.YAMLError) as exc:
+            raise fail(f"--config: cannot read {config} as YAML: {exc}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise fail(f"--config: {config} must hold a mapping of option: value, got a {type(loaded).__name__}")
+        options.update({str(k).replace("-", "_"): v for k, v in loaded.items()})
+    for item in sets or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise fail(f"--set {item!r}: write KEY=VALUE, e.g. --set codec=webp")
+        options[key.strip().replace("-", "_")] = _scalar(value.strip())
+    return options

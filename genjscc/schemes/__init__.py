@@ -1,0 +1,61 @@
+"""Schemes: every way of sending an image, behind one call (see :mod:`genjscc.schemes.base`).
+
+Built-ins: ``deepjscc`` (:mod:`.deepjscc`, a trained network) and ``separation``
+(:mod:`.separation`, codec + channel code). :func:`build_scheme` accepts a scheme kind
+(``"separation"``), a zoo name or a weight path (the kind is read from the file)::
+
+    build_scheme("deepjscc-64-bcr1_48")
+    build_scheme("separation", codec="webp", code="ldpc", mcs="best", bcr="1/12")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from genjscc.schemes import deepjscc as _deepjscc  # noqa: F401  registers "deepjscc"
+from genjscc.schemes import separation as _separation  # noqa: F401  registers "separation"
+from genjscc.schemes.base import (
+    ENTRY_POINT_GROUP,
+    SCHEMES,
+    Scheme,
+    SchemeBuilder,
+    build_from_registry,
+    register_scheme,
+    scheme_builder,
+    scheme_options,
+)
+from genjscc.weights import read_metadata
+from genjscc.zoo import ZOO, resolve_model
+
+__all__ = [
+    "Scheme", "SCHEMES", "SchemeBuilder", "register_scheme", "build_scheme", "scheme_builder", "scheme_options",
+    "scheme_kind", "ENTRY_POINT_GROUP",
+]
+
+
+def scheme_kind(spec: str) -> tuple[str, Path | None]:
+    """(kind, weight path or None) of a scheme kind, zoo name or weight path."""
+    if spec in SCHEMES and spec not in ZOO:
+        return spec, None
+    if not Path(spec).expanduser().exists() and spec not in ZOO:
+        try:
+            scheme_builder(spec)  # an entry-point scheme not loaded yet
+            return spec, None
+        except ValueError:
+            pass
+    path = resolve_model(spec)
+    kind = read_metadata(path).get("kind")
+    if kind not in SCHEMES:
+        try:
+            scheme_builder(str(kind))
+        except ValueError:
+            raise ValueError(
+                f"{path} holds a {kind!r} model, which is not a transmission scheme ({', '.join(sorted(SCHEMES))})"
+            ) from None
+    return str(kind), path
+
+
+def build_scheme(spec: str, **options) -> Scheme:
+    """A scheme from a kind (``separation``), a zoo name or a weight path, with keyword options."""
+    kind, path = scheme_kind(spec)
+    return build_from_registry(kind, path, options)

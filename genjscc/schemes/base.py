@@ -1,0 +1,134 @@
+"""The scheme interface and its registry.
+
+A **scheme** is one way of sending images: ``scheme.transmit(images [B, 3, H, W] in [0, 1],
+channel, snr_db) -> reconstructions [B, 3, H, W] in [0, 1]``. Evaluation, the demo and the
+CLI only talk to schemes, so a scheme registered once is available everywhere.
+
+The registry :data:`SCHEMES` maps a scheme kind to a builder ``build(model, **options)``:
+``model`` is the path of a weight file (``None`` for schemes without one of their own, such
+as the separation baselines), ``options`` are the scheme's keyword options (the CLI's
+``--set key=value``). Built-in schemes register when :mod:`genjscc.schemes` is imported;
+third-party packages register theirs through the entry-point group ``genjscc.schemes``::
+
+    [project.entry-points."genjscc.schemes"]
+    mything = "mypackage.mymodule"          # a module that calls @register_scheme on import
+    other = "mypackage.mymodule:build_other"  # or a builder, registered under the entry's name
+
+This module imports nothing of the project but :mod:`genjscc.channel`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from genjscc.channel import Channel
+
+__all__ = ["Scheme", "SCHEMES", "SchemeBuilder", "register_scheme", "scheme_builder", "scheme_options", "ENTRY_POINT_GROUP"]
+
+ENTRY_POINT_GROUP = "genjscc.schemes"
+
+
+class Scheme(ABC):
+    """A transmission scheme: images in, reconstructions out, through ``channel`` at ``snr_db``."""
+
+    kind: str = "scheme"
+
+    def __init__(self, label: str):
+        self.label = label  # model name used in result records
+        self.device = torch.device("cpu")
+
+    @abstractmethod
+    def transmit(
+        self, images: Tensor, channel: Channel, snr_db: float | Tensor, *, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """images ``[B, 3, H, W]`` in [0, 1] -> reconstructions ``[B, 3, H, W]`` in [0, 1].
+
+        ``snr_db``: a float or a tensor ``[B]`` (dB); ``generator`` seeds the channel's draws.
+        """
+
+    def bcr(self, height: int, width: int) -> Fraction | None:
+        """Bandwidth compression ratio k/n at H x W (None when not fixed by the scheme)."""
+        return None
+
+    def check_size(self, height: int, width: int) -> None:
+        """Raise ``ValueError`` when the scheme cannot send H x W images."""
+
+    def use_training_mean(self, mean_image: Tensor) -> None:
+        """Receive the training data's mean image ``[3, H, W]`` in [0, 1].
+
+        Schemes that output a fallback when nothing usable arrives (separation: a file that does
+        not fit or is lost) output this image; the others ignore it.
+        """
+
+    def to(self, device: torch.device | str) -> "Scheme":
+        self.device = torch.device(device)
+        return self
+
+
+SchemeBuilder = Callable[..., Scheme]
+SCHEMES: dict[str, SchemeBuilder] = {}
+
+
+def register_scheme(kind: str) -> Callable[[SchemeBuilder], SchemeBuilder]:
+    """Decorator: register ``build(model: Path | None, **options) -> Scheme`` under ``kind``."""
+
+    def decorate(builder: SchemeBuilder) -> SchemeBuilder:
+        if kind in SCHEMES and SCHEMES[kind] is not builder:
+            raise ValueError(f"scheme {kind!r} registered twice")
+        SCHEMES[kind] = builder
+        return builder
+
+    return decorate
+
+
+_entry_points_loaded = False
+
+
+def _load_entry_points() -> None:
+    """Import third-party schemes declared in the ``genjscc.schemes`` entry-point group (once)."""
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name in SCHEMES:
+            continue
+        loaded = entry.load()
+        if callable(loaded) and not inspect.ismodule(loaded) and entry.name not in SCHEMES:
+            register_scheme(entry.name)(loaded)
+
+
+def scheme_builder(kind: str) -> SchemeBuilder:
+    """The builder registered for ``kind`` (built-in or from an entry point)."""
+    if kind not in SCHEMES:
+        _load_entry_points()
+    if kind not in SCHEMES:
+        raise ValueError(f"unknown scheme {kind!r}; registered: {', '.join(sorted(SCHEMES))}")
+    return SCHEMES[kind]
+
+
+def scheme_options(kind: str) -> dict[str, inspect.Parameter]:
+    """The keyword options a scheme's builder takes (for help texts and error messages)."""
+    params = inspect.signature(scheme_builder(kind)).parameters
+    return {n: p for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def build_from_registry(kind: str, model: Path | None, options: dict) -> Scheme:
+    """Call the builder of ``kind``; an unknown option is a ``ValueError`` that lists the known ones."""
+    builder = scheme_builder(kind)
+    known = scheme_options(kind)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(builder).parameters.values())
+    unknown = sorted(set(options) - set(known))
+    if unknown and not takes_any:
+        hint = ", ".join(sorted(known)) or "none"
+        raise ValueError(f"scheme {kind!r} has no option {', '.join(unknown)}; its options: {hint}")
+    return builder(model, **options)

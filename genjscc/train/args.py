@@ -1,0 +1,170 @@
+"""Arguments of the trainers, declared once (the CLI builds its options from these fields).
+
+Kept apart from the trainers so that the command line can describe them without importing
+Lightning. ``TrainerOptions`` says *how* to run (Lightning flags, length, checkpoints);
+``DeepJSCCTrainArgs`` / ``StyleGAN2TrainArgs`` say *what* to train and are recorded in
+``run.json`` and the model card.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from genjscc.channel import bcr_to_channels, build_channel
+from genjscc.models.deepjscc import DeepJSCCConfig
+from genjscc.models.stylegan2 import DiscriminatorConfig, GeneratorConfig
+from genjscc.train.augment import DiffAugment
+
+__all__ = ["option", "TrainerOptions", "parse_duration", "parse_snr_spec", "DeepJSCCTrainArgs", "StyleGAN2TrainArgs"]
+
+
+def option(default, help: str, *flags: str, names_model: bool = False):
+    """A dataclass field with its command-line help (and optional flag names, e.g. an alias).
+
+    Training arguments are declared once, as fields of a trainer's argument dataclass; the CLI
+    builds its options from them (:func:`genjscc.cli.options.training_command`).
+    ``names_model``: the value names a model (zoo name or path), resolved by the CLI.
+    """
+    return field(default=default, metadata={"help": help, "flags": flags, "names_model": names_model})
+
+
+@dataclass
+class TrainerOptions:
+    """How to run (not what to train): Lightning flags and the run's length; the same code runs
+    on a CPU, one GPU, many GPUs (``strategy=ddp``) and many nodes."""
+
+    steps: int = option(1000, "iterations: one training step on one batch each (all optimisers)")
+    devices: str = option("auto", "Lightning devices: auto, N, or a list such as 0,1")
+    accelerator: str = option("auto", "Lightning accelerator: auto | cpu | gpu")
+    strategy: str = option("auto", "Lightning strategy, e.g. ddp")
+    precision: str = option("32-true", "Lightning precision, e.g. bf16-mixed (32-true is the checked setting)")
+    num_nodes: int = option(1, "machines (Lightning num_nodes)")
+    checkpoint_every: int = option(500, "iterations between checkpoints (RUN/checkpoints/last.ckpt)")
+    log_every: int = option(50, "Lightning logging interval (optimiser steps)")
+    max_time: str = option("", "wall-clock limit of this session: DD:HH:MM:SS, HH:MM:SS, MM:SS or seconds")
+    progress: bool = option(True, "show a progress bar")
+
+    def __post_init__(self):
+        if self.steps < 1:
+            raise ValueError(f"--steps must be >= 1, got {self.steps}")
+        if self.checkpoint_every < 1:
+            raise ValueError(f"--checkpoint-every must be >= 1, got {self.checkpoint_every}")
+        parse_duration(self.max_time)
+
+
+def parse_duration(text: str | float | None) -> float | None:
+    """``"DD:HH:MM:SS"``, ``"HH:MM:SS"``, ``"MM:SS"`` or seconds -> seconds (None/"" -> None)."""
+    if text in (None, "", 0, "0"):
+        return None
+    try:
+        parts = [float(p) for p in str(text).split(":")]
+    except ValueError:
+        parts = []
+    if not parts or len(parts) > 4 or any(p < 0 for p in parts):
+        raise ValueError(f"cannot read the duration (--max-time) {text!r}: use DD:HH:MM:SS, HH:MM:SS, MM:SS or seconds")
+    return sum(p * unit for p, unit in zip(reversed(parts), (1, 60, 3600, 86400)))
+
+
+def parse_snr_spec(snr: str | float) -> tuple[float, float]:
+    """``"0"`` -> (0, 0); ``"-5,10"`` -> (-5, 10) (uniform range in dB)."""
+    try:
+        parts = [float(p) for p in str(snr).split(",")]
+    except ValueError:
+        raise ValueError(f"cannot read the SNR {snr!r}: give dB as a number (0) or a range LOW,HIGH (-5,10)") from None
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or parts[0] > parts[1]:
+        raise ValueError(f"SNR range must be LOW,HIGH in dB with LOW <= HIGH, got {snr!r}")
+    return parts[0], parts[1]
+
+
+@dataclass
+class DeepJSCCTrainArgs:
+    """What ``genjscc train deepjscc`` trains (recorded in run.json and the model card)."""
+
+    data: str = option("photos", "photos | folder:PATH | cifar10:PATH")
+    size: int = option(64, "training crop side (px)")
+    bcr: str = option("1/48", "bandwidth compression ratio k/n, e.g. 1/12")
+    channel: str = option("awgn", "awgn | rayleigh | fast-rayleigh")
+    snr: str = option("0", "training SNR in dB, or a range LOW,HIGH drawn per image", "--snr", "--snr-range")
+    snr_adaptive: bool = option(False, "ADJSCC SNR-attention modules (one model for an SNR range)")
+    downsample: int = option(8, "total encoder stride f (8 reaches BCR 1/6 .. 1/384)")
+    filters: str = option("16,32,32,32", "hidden widths of the 4 hidden layers")
+    batch_size: int = option(64, "images per iteration (per device)")
+    lr: float = option(1e-3, "Adam learning rate (cosine decay to lr/20)")
+    lpips_weight: float = option(0.0, "λ in MSE + λ·LPIPS")
+    lpips_net: str = option("vgg", "LPIPS backbone of the loss: vgg | alex")
+    seed: int = option(0, "seed of weights, crops and channel draws")
+    workers: int = option(0, "data loader worker processes")
+    val_every: int = option(0, "validate on held-out crops every N iterations (0: never)")
+    init: str = option("", "start from this model (zoo name or .safetensors; fine-tuning)", names_model=True)
+
+    def __post_init__(self):
+        parse_snr_spec(self.snr)
+        bcr_to_channels(self.bcr, self.size, self.size, self.downsample)
+        build_channel(self.channel)
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+
+    def model_config(self) -> DeepJSCCConfig:
+        return DeepJSCCConfig(
+            channels=bcr_to_channels(self.bcr, self.size, self.size, self.downsample),
+            downsample=self.downsample,
+            filters=tuple(int(f) for f in self.filters.split(",")),
+            snr_adaptive=self.snr_adaptive,
+        )
+
+
+@dataclass
+class StyleGAN2TrainArgs:
+    """What ``genjscc train stylegan2`` trains (recorded in run.json and the model card)."""
+
+    data: str = option("photos", "photos | folder:PATH | cifar10:PATH")
+    size: int = option(64, "image side (a power of two >= 8)")
+    batch_size: int = option(32, "real images per iteration (per device)")
+    z_dim: int = option(256, "latent z dimension")
+    w_dim: int = option(256, "intermediate w dimension")
+    mapping_layers: int = option(4, "depth of the mapping network")
+    mapping_lr_multiplier: float = option(0.01, "equalised-lr multiplier of the mapping network")
+    channel_base: int = option(8192, "channels at resolution r: min(channel_base // r, channel_max)")
+    channel_max: int = option(128, "largest channel count")
+    lr: float = option(0.0025, "Adam lr of G and D (betas 0, 0.99)")
+    r1_gamma: float = option(0.05, "R1 weight gamma (0: off)")
+    r1_every: int = option(16, "lazy R1 interval in D steps")
+    ema_kimg: float = option(5.0, "EMA half-life of the generator in thousands of images")
+    augment: str = option("color,translation,cutout", "DiffAugment policy ('' for none)")
+    style_mixing: float = option(0.9, "style-mixing probability")
+    discriminator: str = option("plain", "plain (StyleGAN2 residual D on pixels) | projected-alex "
+                                "(trainable heads on frozen ImageNet AlexNet features, Projected-GAN style)")
+    pool: int = option(0, "draw batches from a fixed pool of this many crops (fast on GPU); 0: stream crops")
+    seed: int = option(0, "seed of weights, latents and crops")
+    workers: int = option(0, "data loader worker processes")
+    sample_every: int = option(500, "iterations between sample grids in RUN/samples (0: never)")
+    kid_every: int = option(0, "iterations between KID evaluations (RUN/kid.jsonl; 0: only at the end)")
+    kid_images: int = option(0, "generated images per KID evaluation (0: no KID)")
+
+    def __post_init__(self):
+        if self.size < 8 or self.size & (self.size - 1):
+            raise ValueError(f"--size must be a power of two >= 8, got {self.size}")
+        from genjscc.models.projected_discriminator import DISCRIMINATORS  # lazy: it loads the metrics stack
+
+        if self.discriminator not in DISCRIMINATORS:
+            raise ValueError(f"--discriminator must be one of {', '.join(DISCRIMINATORS)}, got {self.discriminator!r}")
+        DiffAugment(self.augment)  # checks the policy
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+
+    def generator_config(self) -> GeneratorConfig:
+        return GeneratorConfig(img_resolution=self.size, z_dim=self.z_dim, w_dim=self.w_dim, mapping_layers=self.mapping_layers,
+                               mapping_lr_multiplier=self.mapping_lr_multiplier, channel_base=self.channel_base,
+                               channel_max=self.channel_max)
+
+    def discriminator_config(self):
+        """``DiscriminatorConfig`` (plain) or ``ProjectedDiscriminatorConfig`` (projected-alex)."""
+        from genjscc.models.projected_discriminator import ProjectedDiscriminatorConfig
+
+        if self.discriminator == "projected-alex":
+            return ProjectedDiscriminatorConfig(img_resolution=self.size)
+        return DiscriminatorConfig(img_resolution=self.size, channel_base=self.channel_base, channel_max=self.channel_max)
+
+
