@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from genjscc.images import IMAGE_SUFFIXES, DataError, list_images, load_image, save_image, uint8_chw
 from genjscc.safe_pickle import NumpyOnlyUnpickler
@@ -48,6 +48,7 @@ __all__ = [
     "DataError",
     "training_mean_image",
     "crop_pool",
+    "StreamSampler",
 ]
 
 Split = Literal["train", "test"]
@@ -403,3 +404,30 @@ def crop_pool(spec: str, size: int, count: int, *, seed: int = 0, workers: int =
     loader = DataLoader(source, batch_size=256, num_workers=workers)
     crops = torch.cat([(b * 255).round().to(torch.uint8) for b in loader])
     return FixedDataset(list(crops))
+
+
+class StreamSampler(Sampler[int]):
+    """An endless stream of dataset indices that can start anywhere: resumable by construction.
+
+    Epoch ``e`` is a permutation of ``range(length)`` drawn from a generator seeded by
+    ``(seed, e)``; the stream is the concatenation of the epochs, and ``start`` skips its first
+    items. A run that resumes after ``k`` iterations of batch ``B`` uses ``start = k * B`` and
+    sees exactly the items an uninterrupted run would (the items themselves are deterministic
+    functions of their index, see :class:`CropDataset`).
+    """
+
+    def __init__(self, length: int, *, seed: int = 0, start: int = 0):
+        if length < 1:
+            raise ValueError(f"StreamSampler needs a non-empty dataset, got length {length}")
+        self.length, self.seed, self.start = length, seed, start
+
+    def _epoch(self, epoch: int) -> Tensor:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        return torch.randperm(self.length, generator=g)
+
+    def __iter__(self):
+        epoch, offset = divmod(self.start, self.length)
+        while True:
+            for index in self._epoch(epoch)[offset:].tolist():
+                yield index
+            epoch, offset = epoch + 1, 0

@@ -93,8 +93,11 @@ def test_tiny_projected_training_exports_and_resumes(tmp_path):
     assert "train/r1" in logs  # lazy R1 (on the heads' inputs) ran
     first = load_stylegan2(path)
 
-    # resume (the discriminator kind comes from run.json) to 5 iterations
-    path = train_stylegan2(StyleGAN2TrainArgs(**{**TINY, "discriminator": "plain"}, pool=16), run, _options(5), resume=True)
+    # resuming with another discriminator is refused; with the same arguments it continues to 5 iterations
+    with pytest.raises(ValueError, match="--discriminator projected-alex, this command gives --discriminator plain"):
+        train_stylegan2(StyleGAN2TrainArgs(**{**TINY, "discriminator": "plain"}, pool=16), run, _options(5), resume=True)
+    path = train_stylegan2(StyleGAN2TrainArgs(**{**TINY, "discriminator": "projected-alex"}, pool=16), run, _options(5),
+                           resume=True)
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["training"]["iterations"] == 5 and meta["training"]["discriminator"] == "projected-alex"
     second = load_stylegan2(path)

@@ -41,6 +41,8 @@ def _parameters(cls, hints: dict, defaults: dict) -> list[inspect.Parameter]:
     for f in fields(cls):
         default = defaults.get(f.name, f.default if f.default is not MISSING else f.default_factory())
         flags = f.metadata.get("flags") or (_flag(f.name),)
+        if hints[f.name] is bool and "/" not in flags[0]:
+            flags = (f"{flags[0]}/--no-{flags[0][2:]}",)
         info = typer.Option(default, *flags, help=f.metadata.get("help", ""))
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=hints[f.name]))
     return params
@@ -68,22 +70,40 @@ def training_command(app: typer.Typer, name: str, args_cls, train: Callable, *, 
                                     default=typer.Option(out, help="run folder (checkpoints, logs, exported weights)")))
     params.append(inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
                                     default=typer.Option(False, help="continue the run in --out from its last checkpoint")))
+    params.insert(0, inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context))
     model_fields = [f.name for f in fields(args_cls) if f.metadata.get("names_model")]
 
     def command(**values):
         arg_values = {k: values[k] for k in arg_names}
+        if values["resume"]:  # arguments not given on this command line come from the run's record
+            from genjscc.train.common import recorded_args
+
+            try:
+                saved = recorded_args(values["out"])
+            except ValueError as exc:
+                raise fail(str(exc)) from None
+            ctx = values["ctx"]
+            for key in arg_names:
+                source = ctx.get_parameter_source(key)
+                if key in saved and (source is None or source.name == "DEFAULT"):
+                    arg_values[key] = saved[key]
         for key in model_fields:
             if arg_values[key] and resolve_model is not None:
                 try:
                     arg_values[key] = str(resolve_model(arg_values[key]))
                 except FileNotFoundError as exc:
                     raise fail(f"--{key.replace('_', '-')}: {exc}") from None
+        from genjscc.train.common import TrainingInterrupted
+
         try:
             args = args_cls(**arg_values)
             options = TrainerOptions(**{k: values[k] for k in option_names})
             path = train(args, values["out"], options, resume=values["resume"], command=command_line())
         except (FileNotFoundError, FileExistsError, ValueError) as exc:
             raise fail(str(exc)) from None
+        except TrainingInterrupted as exc:
+            typer.echo(f"interrupted: {exc}", err=True)
+            raise typer.Exit(code=130) from None
         typer.echo(f"weights: {path}")
 
     command.__signature__ = inspect.Signature(params)

@@ -20,30 +20,75 @@ step count and the Lightning flags come from the new command line.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import platform
+import random
+import signal
+import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
 import lightning as L
+import numpy as np
 import torch
+from lightning.fabric.loggers.logger import rank_zero_experiment
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 from genjscc.atomic import atomic_write_text
 from genjscc.train.args import TrainerOptions, parse_duration
 
 __all__ = [
-    "TrainerOptions", "TrainingJob", "RunControl", "run_training", "make_trainer", "prepare_run_dir",
+    "TrainerOptions", "TrainingJob", "TrainingInterrupted", "RunControl", "AppendingCSVLogger", "checkpoint_iterations", "run_training", "make_trainer", "prepare_run_dir",
     "hardware_summary", "last_checkpoint", "parse_duration",
 ]
 
 
-class RunControl(L.Callback):
-    """Counts iterations, checkpoints every ``checkpoint_every``, stops after ``steps`` or ``max_seconds``.
+class TrainingInterrupted(RuntimeError):
+    """SIGINT/SIGTERM stopped a run; its last iteration is checkpointed and ``--resume`` continues it."""
 
-    The count is part of the checkpoint (callback state), so a resumed run continues it.
+
+def _rng_state() -> dict:
+    """RNG states as tensors and plain numbers (Lightning loads checkpoints with ``weights_only``)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "python": {"version": version, "internal": torch.tensor(internal, dtype=torch.int64), "gauss_next": gauss_next},
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(int(v) for v in p["internal"].tolist()), p["gauss_next"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class RunControl(L.Callback):
+    """Counts iterations, checkpoints, stops; makes a resumed run continue the same run.
+
+    * after every ``checkpoint_every`` iterations, and when SIGINT/SIGTERM arrived during an
+      iteration, ``RUN/checkpoints/last.ckpt`` is written atomically at the iteration's end;
+    * the checkpoint holds the iteration count and the RNG states (torch, CUDA, numpy,
+      Python), which are restored on resume; with the trainers' data streams positioned by
+      the iteration count (:class:`genjscc.data.StreamSampler`) a resumed CPU run reproduces
+      the uninterrupted one bit for bit;
+    * stops after ``steps`` iterations or ``max_seconds`` of this session.
     """
 
     def __init__(self, run_dir: Path, steps: int, checkpoint_every: int, max_seconds: float | None = None):
@@ -51,16 +96,19 @@ class RunControl(L.Callback):
         self.iterations = 0
         self.session_start_iteration = 0
         self.started = time.time()
+        self.stop_signal: int | None = None  # set by the signal handler of run_training
 
     @property
     def state_key(self) -> str:
         return "RunControl"
 
     def state_dict(self) -> dict:
-        return {"iterations": self.iterations}
+        return {"iterations": self.iterations, "rng": _rng_state()}
 
     def load_state_dict(self, state: dict) -> None:
         self.iterations = int(state["iterations"])
+        if "rng" in state:
+            _set_rng_state(state["rng"])
 
     def on_train_start(self, trainer, pl_module):
         self.started = time.time()
@@ -70,11 +118,54 @@ class RunControl(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         self.iterations += 1
-        if self.iterations % self.checkpoint_every == 0:
+        if self.iterations % self.checkpoint_every == 0 or self.stop_signal is not None:
             save_checkpoint(trainer, self.run_dir)
         out_of_time = self.max_seconds is not None and time.time() - self.started > self.max_seconds
-        if self.iterations >= self.steps or out_of_time:
+        if self.iterations >= self.steps or out_of_time or self.stop_signal is not None:
             trainer.should_stop = True
+
+
+@contextmanager
+def _checkpoint_on_signals(control: RunControl):
+    """SIGINT/SIGTERM ask ``control`` to checkpoint and stop at the end of the iteration; a second SIGINT aborts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if control.stop_signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        control.stop_signal = signum
+        print(f"\n{signal.Signals(signum).name}: checkpointing at the end of this iteration "
+              "(press Ctrl+C again to abort without one)", file=sys.stderr, flush=True)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class _AppendingWriter(ExperimentWriter):
+    """Lightning's CSV writer, but a resumed run appends to ``metrics.csv`` instead of deleting it."""
+
+    def _check_log_dir_exists(self) -> None:
+        if os.path.isfile(self.metrics_file_path):
+            with open(self.metrics_file_path, newline="") as fh:
+                self.metrics_keys = sorted(next(csv.reader(fh), []))
+
+
+class AppendingCSVLogger(CSVLogger):
+    """``RUN/logs/metrics.csv``, appended across sessions (rows are never truncated)."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> _AppendingWriter:
+        if self._experiment is None:
+            os.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _AppendingWriter(log_dir=self.log_dir)
+        return self._experiment
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:
@@ -95,28 +186,65 @@ def save_checkpoint(trainer, run_dir: Path) -> Path:
     return path
 
 
-def prepare_run_dir(run_dir: Path, args: dict, resume: bool, session_fields: tuple[str, ...] = ()) -> tuple[dict, Path | None]:
-    """Create or reopen a run folder; returns (arguments to use, checkpoint to resume from).
+def recorded_args(run_dir: Path) -> dict:
+    """The arguments recorded in ``RUN/run.json`` (empty when there is none)."""
+    record = Path(run_dir) / "run.json"
+    if not record.exists():
+        return {}
+    try:
+        return dict(json.loads(record.read_text()).get("args", {}))
+    except (json.JSONDecodeError, AttributeError) as exc:
+        raise ValueError(f"{record} is not a readable run record: {exc}") from None
 
-    On resume the recorded arguments win, except ``session_fields`` (taken from ``args``).
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def prepare_run_dir(run_dir: Path, args: dict, resume: bool, session_fields: tuple[str, ...] = ()) -> tuple[dict, Path | None]:
+    """Check a run folder; returns (arguments to use, checkpoint to resume from). Writes nothing.
+
+    A new run needs a folder without a checkpoint. On resume the recorded arguments are
+    used; an argument that differs from the record is an error naming it, except the
+    per-session ``session_fields`` and ``command``, which the new call may change.
     """
     run_dir = Path(run_dir)
-    record = run_dir / "run.json"
-    if resume:
-        ckpt = last_checkpoint(run_dir)
-        if ckpt is None:
-            raise FileNotFoundError(f"--resume: no checkpoint in {run_dir / 'checkpoints'}; start without --resume")
-        saved = json.loads(record.read_text()) if record.exists() else {}
-        merged = {**args, **saved.get("args", {})}
-        for key in session_fields:
-            if key in args:
-                merged[key] = args[key]
-        return merged, ckpt
-    if last_checkpoint(run_dir) is not None:
-        raise FileExistsError(f"{run_dir} already holds a training run; pass --resume to continue it or choose another --out")
+    if not resume:
+        if last_checkpoint(run_dir) is not None:
+            raise FileExistsError(f"{run_dir} already holds a training run; pass --resume to continue it or choose another --out")
+        if run_dir.exists() and not run_dir.is_dir():
+            raise FileExistsError(f"--out {run_dir} is a file, not a folder; choose another --out")
+        return args, None
+    ckpt = last_checkpoint(run_dir)
+    if ckpt is None:
+        raise FileNotFoundError(f"--resume: no checkpoint in {run_dir / 'checkpoints'}; start without --resume")
+    saved = recorded_args(run_dir)
+    free = set(session_fields) | {"command"}
+    changed = sorted(k for k, v in args.items() if k not in free and k in saved and saved[k] != v)
+    if changed:
+        was = " ".join(f"{_flag(k)} {saved[k]}" for k in changed)
+        now = " ".join(f"{_flag(k)} {args[k]}" for k in changed)
+        raise ValueError(
+            f"--resume: the run in {run_dir} was made with {was}, this command gives {now}; model arguments "
+            f"cannot change when resuming (only {', '.join(_flag(k) for k in sorted(session_fields)) or 'none'}, "
+            "--steps, --max-time and the Lightning flags may): drop them, or start a new run with another --out"
+        )
+    merged = {**args, **{k: v for k, v in saved.items() if k not in free}}
+    return merged, ckpt
+
+
+def start_run_record(run_dir: Path, args: dict) -> None:
+    """Create the run folder and its ``run.json`` (called once the run's set-up has succeeded)."""
+    run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(record, json.dumps({"args": args, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "sessions": []}, indent=2))
-    return args, None
+    atomic_write_text(run_dir / "run.json",
+                      json.dumps({"args": args, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "sessions": []}, indent=2))
+
+
+def checkpoint_iterations(path: Path) -> int:
+    """Iterations completed in a checkpoint of :func:`run_training` (0 for other checkpoints)."""
+    state = torch.load(path, map_location="cpu", weights_only=False)  # our own file, written by Lightning
+    return int(state.get("callbacks", {}).get("RunControl", {}).get("iterations", 0))
 
 
 def _record_session(run_dir: Path, session: dict) -> float:
@@ -130,9 +258,7 @@ def _record_session(run_dir: Path, session: dict) -> float:
 
 def make_trainer(run_dir: Path, options: TrainerOptions, callbacks: list | None = None, val_every: int | None = None):
     """A Lightning Trainer without its own step limit or checkpointing (:class:`RunControl` does both)."""
-    from lightning.pytorch.loggers import CSVLogger
-
-    loggers = [CSVLogger(str(run_dir), name="logs", version="")]
+    loggers = [AppendingCSVLogger(str(run_dir), name="logs", version="")]
     try:
         import tensorboard  # noqa: F401
         from lightning.pytorch.loggers import TensorBoardLogger
@@ -177,8 +303,9 @@ class TrainingJob:
     """What a trainer supplies to :func:`run_training` (the rest of the lifecycle is shared).
 
     ``args`` is the trainer's argument dataclass (recorded in run.json and the card);
-    ``build_module(args, options)`` makes the LightningModule; ``train_loader(args, options)``
-    and optionally ``val_loader(args)`` the data; ``export(module, trainer, args, info)`` writes
+    ``build_module(args, options)`` makes the LightningModule; ``train_loader(args, options,
+    start)`` the training data positioned after ``start`` completed iterations (use
+    :class:`genjscc.data.StreamSampler`), and optionally ``val_loader(args)``; ``export(module, trainer, args, info)`` writes
     the weights on rank 0 (``info``: command, hardware, wall times, iterations) and returns the
     path. ``session_fields`` name the arguments a resume may change; ``callbacks(module, args)``
     adds trainer-specific callbacks; ``val_every`` is the validation interval in iterations.
@@ -196,32 +323,51 @@ class TrainingJob:
 
 
 def run_training(job: TrainingJob, out: Path, options: TrainerOptions, *, resume: bool = False, command: str = "") -> Path:
-    """Train (or resume) ``job`` in run folder ``out`` and export its weights; returns their path."""
+    """Train (or resume) ``job`` in run folder ``out`` and export its weights; returns their path.
+
+    Nothing is written until the module and the data are built. SIGINT/SIGTERM checkpoint the
+    run at the end of the current iteration and raise :class:`TrainingInterrupted`.
+    """
     out = Path(out)
     args_cls = type(job.args)
-    recorded, ckpt = prepare_run_dir(out, {**asdict(job.args), "command": command}, resume, job.session_fields)
+    given = {**asdict(job.args), "command": command}
+    recorded, ckpt = prepare_run_dir(out, given, resume, job.session_fields)
     args = args_cls(**{k: v for k, v in recorded.items() if k in {f.name for f in fields(args_cls)}})
+    start = checkpoint_iterations(ckpt) if ckpt else 0
     L.seed_everything(args.seed, workers=True)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True  # no effect on CPU
     module = job.build_module(args, options)
+    train_loader = job.train_loader(args, options, start)
+    val_loader = job.val_loader(args) if job.val_loader is not None and job.val_every else None
+    if ckpt is None:
+        start_run_record(out, {**asdict(args), "command": command})
     if job.prepare is not None:
         job.prepare(module, args, out)
-    train_loader = job.train_loader(args, options)
-    val_loader = job.val_loader(args) if job.val_loader is not None and job.val_every else None
     control = RunControl(out, options.steps, options.checkpoint_every, parse_duration(options.max_time))
     extra = job.callbacks(module, args) if job.callbacks is not None else []
     trainer = make_trainer(out, options, callbacks=[control, *extra], val_every=job.val_every or None)
     started = time.time()
-    trainer.fit(module, train_loader, val_loader, ckpt_path=str(ckpt) if ckpt else None)
-    wall = time.time() - started
-    save_checkpoint(trainer, out)
+    with _checkpoint_on_signals(control):
+        trainer.fit(module, train_loader, val_loader, ckpt_path=str(ckpt) if ckpt else None)
+        wall = time.time() - started
+        save_checkpoint(trainer, out)
+    iterations_now = control.iterations - control.session_start_iteration
+    total = 0.0
+    if trainer.global_rank == 0:
+        total = _record_session(out, {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+                                      "wall_time_s": round(wall, 1), "iterations": iterations_now, "command": command,
+                                      "interrupted_by": signal.Signals(control.stop_signal).name if control.stop_signal else None})
+    if control.stop_signal is not None:
+        raise TrainingInterrupted(
+            f"{signal.Signals(control.stop_signal).name}: stopped after iteration {control.iterations} of {options.steps}; "
+            f"checkpoint {out / 'checkpoints' / 'last.ckpt'} saved, no weights exported; continue with --resume --out {out}"
+        )
     if trainer.global_rank != 0:
         return out / "model.safetensors"
-    iterations_now = control.iterations - control.session_start_iteration
-    total = _record_session(out, {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
-                                  "wall_time_s": round(wall, 1), "iterations": iterations_now, "command": command})
+    sessions = json.loads((out / "run.json").read_text()).get("sessions", [])
     info = {
-        "command": command,
+        "command": sessions[0]["command"] if sessions else command,
+        "commands": [s["command"] for s in sessions],
         "hardware": hardware_summary(),
         "torch": torch.__version__,
         "iterations": control.iterations,

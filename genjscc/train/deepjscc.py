@@ -7,6 +7,7 @@ batch; the learning rate follows a cosine from ``lr`` to ``lr / 20`` over the ru
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from genjscc.channel import build_channel, parse_bcr, sample_snr_db
-from genjscc.data import load_dataset, stack
+from genjscc.data import StreamSampler, load_dataset, stack
 from genjscc.metrics import psnr
 from genjscc.models.deepjscc import DeepJSCC, DeepJSCCConfig
 from genjscc.train.args import DeepJSCCTrainArgs, TrainerOptions, parse_snr_spec
@@ -45,7 +46,15 @@ class DeepJSCCModule(L.LightningModule):
         self.channel = build_channel(channel)
         self.loss = loss if loss is not None else nn.MSELoss()
 
+    def learning_rate(self, step: int) -> float:
+        """Cosine decay from ``lr`` to ``lr / 20`` over ``max_steps`` optimiser steps (a function of the step, so resume is exact)."""
+        lr, low = self.hparams.lr, self.hparams.lr * 0.05
+        t = min(step, self.hparams.max_steps) / max(1, self.hparams.max_steps)
+        return low + (lr - low) * 0.5 * (1 + math.cos(math.pi * t))
+
     def training_step(self, batch, batch_idx):
+        for group in self.trainer.optimizers[0].param_groups:
+            group["lr"] = self.learning_rate(self.global_step)
         snr = sample_snr_db(batch.shape[0], self.hparams.snr_low, self.hparams.snr_high, device=batch.device)
         recon = self.model(batch, self.channel, snr)
         loss = self.loss(recon, batch)
@@ -61,9 +70,7 @@ class DeepJSCCModule(L.LightningModule):
         self.log("val/psnr", psnr(recon, batch).mean(), prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self):
-        opt = torch.optim.Adam(self.model.parameters(), lr=self.hparams.lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.hparams.max_steps), eta_min=self.hparams.lr * 0.05)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return torch.optim.Adam(self.model.parameters(), lr=self.hparams.lr)
 
 
 SESSION_FIELDS = ("workers", "val_every")
@@ -95,10 +102,11 @@ def _build_module(args: DeepJSCCTrainArgs, options: TrainerOptions) -> DeepJSCCM
     return module
 
 
-def _train_loader(args: DeepJSCCTrainArgs, options: TrainerOptions) -> DataLoader:
+def _train_loader(args: DeepJSCCTrainArgs, options: TrainerOptions, start: int = 0) -> DataLoader:
     train_set = load_dataset(args.data, "train", args.size, seed=args.seed, length=max(50_000, options.steps * args.batch_size))
+    sampler = StreamSampler(len(train_set), seed=args.seed, start=start * args.batch_size)
     return DataLoader(
-        train_set, batch_size=args.batch_size, shuffle=True, drop_last=True, num_workers=args.workers,
+        train_set, batch_size=args.batch_size, sampler=sampler, drop_last=True, num_workers=args.workers,
         generator=torch.Generator().manual_seed(args.seed), persistent_workers=args.workers > 0,
     )
 

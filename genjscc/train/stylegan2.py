@@ -29,9 +29,9 @@ from pathlib import Path
 import lightning as L
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader
 
-from genjscc.data import crop_pool, load_dataset, stack
+from genjscc.data import StreamSampler, crop_pool, load_dataset, stack
 from genjscc.images import image_grid, save_image
 from genjscc.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
 from genjscc.models.projected_discriminator import DISCRIMINATORS, ProjectedDiscriminator, ProjectedDiscriminatorConfig
@@ -231,14 +231,16 @@ def _prepare(module: StyleGAN2Module, args: StyleGAN2TrainArgs, run_dir: Path) -
         }
 
 
-def _train_loader(args: StyleGAN2TrainArgs, options: TrainerOptions) -> DataLoader:
+def _train_loader(args: StyleGAN2TrainArgs, options: TrainerOptions, start: int = 0) -> DataLoader:
     if args.pool > 0:
-        pool = crop_pool(args.data, args.size, args.pool, seed=args.seed, workers=args.workers)
-        sampler = RandomSampler(pool, replacement=True, num_samples=10**9, generator=torch.Generator().manual_seed(args.seed))
-        return DataLoader(pool, batch_size=args.batch_size, sampler=sampler, drop_last=True)
-    train_set = load_dataset(args.data, "train", args.size, seed=args.seed, length=max(50_000, options.steps * args.batch_size))
-    return DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True, num_workers=args.workers,
-                      generator=torch.Generator().manual_seed(args.seed), persistent_workers=args.workers > 0)
+        data = crop_pool(args.data, args.size, args.pool, seed=args.seed, workers=args.workers)
+        workers = 0  # the pool is in memory
+    else:
+        data = load_dataset(args.data, "train", args.size, seed=args.seed, length=max(50_000, options.steps * args.batch_size))
+        workers = args.workers
+    sampler = StreamSampler(len(data), seed=args.seed, start=start * args.batch_size)
+    return DataLoader(data, batch_size=args.batch_size, sampler=sampler, drop_last=True, num_workers=workers,
+                      generator=torch.Generator().manual_seed(args.seed), persistent_workers=workers > 0)
 
 
 def _export(module: StyleGAN2Module, trainer, args: StyleGAN2TrainArgs, info: dict) -> Path:

@@ -1,0 +1,111 @@
+"""Resume continues the same run: killed or interrupted at any iteration, then ``--resume``,
+gives the weights of an uninterrupted run, bit for bit on CPU."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from genjscc.cli import app
+from genjscc.train.args import DeepJSCCTrainArgs, StyleGAN2TrainArgs, TrainerOptions
+from genjscc.train.common import RunControl, TrainingInterrupted
+from genjscc.train.deepjscc import train_deepjscc
+from genjscc.train.stylegan2 import train_stylegan2
+
+DEEPJSCC = dict(size=16, batch_size=4, filters="4,4,4,4", bcr="1/12", snr="-5,10", snr_adaptive=True, lpips_weight=0.0)
+STYLEGAN2 = dict(size=16, batch_size=4, z_dim=16, w_dim=16, mapping_layers=1, channel_base=64, channel_max=16,
+                 sample_every=0, r1_every=2, pool=32)
+
+
+def _options(steps: int, every: int = 2) -> TrainerOptions:
+    return TrainerOptions(steps=steps, accelerator="cpu", devices="1", checkpoint_every=every, log_every=1, progress=False)
+
+
+def _stop_at(monkeypatch, iteration: int, how: str):
+    """Make the run receive SIGINT during ``iteration`` (``how="sigint"``) or crash after it without a checkpoint."""
+    original = RunControl.on_train_batch_end
+
+    def hook(self, trainer, module, outputs, batch, batch_idx):
+        if self.iterations + 1 == iteration:
+            if how == "sigint":
+                signal.raise_signal(signal.SIGINT)
+            else:
+                raise RuntimeError("simulated crash (as after SIGKILL: no checkpoint of this iteration)")
+        original(self, trainer, module, outputs, batch, batch_idx)
+
+    monkeypatch.setattr(RunControl, "on_train_batch_end", hook)
+
+
+def _same(a, b) -> bool:
+    wa, wb = load_file(a), load_file(b)
+    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+@pytest.mark.parametrize("how, stop", [("sigint", 3), ("crash", 4)])
+def test_deepjscc_resume_equals_uninterrupted(tmp_path, monkeypatch, how, stop):
+    args = DeepJSCCTrainArgs(**DEEPJSCC)
+    reference = train_deepjscc(args, tmp_path / "reference", _options(7))
+    with monkeypatch.context() as m:
+        _stop_at(m, stop, how)
+        with pytest.raises(TrainingInterrupted if how == "sigint" else RuntimeError):
+            train_deepjscc(args, tmp_path / "run", _options(7))
+    assert not (tmp_path / "run" / "model.safetensors").exists()  # nothing exported from a stopped run
+    resumed = train_deepjscc(args, tmp_path / "run", _options(7), resume=True)
+    assert _same(reference, resumed)
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    done = stop if how == "sigint" else 2  # a crash loses the iterations after the last periodic checkpoint
+    assert record["sessions"][-1]["iterations"] == 7 - done
+
+
+def test_stylegan2_resume_equals_uninterrupted(tmp_path, monkeypatch):
+    args = StyleGAN2TrainArgs(**STYLEGAN2)
+    reference = train_stylegan2(args, tmp_path / "reference", _options(5))
+    with monkeypatch.context() as m:
+        _stop_at(m, 3, "sigint")
+        with pytest.raises(TrainingInterrupted, match="iteration 3 of 5"):
+            train_stylegan2(args, tmp_path / "run", _options(5))
+    resumed = train_stylegan2(args, tmp_path / "run", _options(5), resume=True)
+    assert _same(reference, resumed)
+
+
+def test_logs_are_appended_on_resume(tmp_path, monkeypatch):
+    args = DeepJSCCTrainArgs(**DEEPJSCC)
+    with monkeypatch.context() as m:
+        _stop_at(m, 3, "sigint")
+        with pytest.raises(TrainingInterrupted):
+            train_deepjscc(args, tmp_path / "run", _options(6))
+    train_deepjscc(args, tmp_path / "run", _options(6), resume=True)
+    rows = list(csv.DictReader((tmp_path / "run" / "logs" / "metrics.csv").open()))
+    steps = sorted({int(r["step"]) for r in rows if r.get("train/loss")})
+    assert steps == [0, 1, 2, 3, 4, 5]  # the first session's rows are still there
+
+
+def test_cli_resume_refuses_changed_model_arguments_and_fills_the_rest(tmp_path):
+    out = tmp_path / "run"
+    base = ["train", "deepjscc", "--size", "16", "--batch-size", "4", "--filters", "4,4,4,4", "--bcr", "1/12",
+            "--accelerator", "cpu", "--devices", "1", "--no-progress", "--out", str(out)]
+    result = CliRunner().invoke(app, [*base, "--steps", "2"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, [*base, "--steps", "3", "--bcr", "1/48", "--lr", "0.01", "--resume"])
+    assert result.exit_code == 2
+    assert "--bcr 1/12" in result.output and "--bcr 1/48" in result.output and "--lr 0.01" in result.output
+    # only --out, --resume and a new --steps: the recorded arguments (BCR 1/12, size 16, ...) are used
+    result = CliRunner().invoke(app, ["train", "deepjscc", "--out", str(out), "--resume", "--steps", "3",
+                                      "--accelerator", "cpu", "--devices", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["training"]["steps"] == 3 and meta["training"]["bcr"] == "1/12" and meta["training"]["size"] == 16
+    assert len(meta["training"]["commands"]) == 2  # one command line per session
+
+
+def test_failed_setup_leaves_no_run_folder(tmp_path):
+    result = CliRunner().invoke(app, ["train", "deepjscc", "--data", f"folder:{tmp_path / 'missing'}",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "image folder not found" in result.output
+    assert not (tmp_path / "run").exists()
