@@ -27,10 +27,17 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part{suffix}")
     try:
         yield tmp
+        os.chmod(tmp, _file_mode())  # some writers (safetensors) create 0600 files; use the usual 0666 & ~umask
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

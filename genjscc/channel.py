@@ -106,8 +106,9 @@ def snr_tensor(snr_db: float | Tensor, batch: int, device: torch.device | str | 
     if not torch.isfinite(snr).all():
         raise ValueError("snr_db must be finite (got NaN or inf)")
     if (snr.abs() > SNR_DB_LIMIT).any():
+        worst = snr[snr.abs().argmax()].item()
         raise ValueError(
-            f"snr_db {snr.abs().max().item():g} is out of range: give the SNR in dB "
+            f"snr_db {worst:g} is out of range: give the SNR in dB "
             f"(|SNR| <= {SNR_DB_LIMIT:g}), e.g. 10 for 10 dB, not a linear ratio"
         )
     return snr
@@ -242,6 +243,8 @@ def build_channel(name: str, csi: Equalizer = "mmse") -> Channel:
     key = name.lower()
     if key not in CHANNELS:
         raise ValueError(f"unknown channel {name!r}; choose one of {sorted(CHANNELS)}")
+    if csi not in ("zf", "mmse", "none"):
+        raise ValueError(f"csi must be 'mmse', 'zf' or 'none', got {csi!r}")
     cls = CHANNELS[key]
     return cls() if cls is AWGN else cls(csi=csi)
 

@@ -33,7 +33,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
-from genjscc.images import IMAGE_SUFFIXES, DataError, list_images, load_image, save_image, uint8_chw
+from genjscc.images import IMAGE_SUFFIXES, DataError, list_images, load_image, open_image, save_image, uint8_chw
 from genjscc.safe_pickle import NumpyOnlyUnpickler
 
 __all__ = [
@@ -203,8 +203,11 @@ class _LazyImage:
     upscale_to: int = 0  # > 0: resize so the short side is at least this
 
     def load(self) -> Tensor:
-        with Image.open(self.path) as im:
-            image = uint8_chw(im)
+        with open_image(self.path) as im:
+            try:
+                image = uint8_chw(im)
+            except (OSError, SyntaxError, ValueError, EOFError) as exc:
+                raise DataError(f"cannot read image {self.path}: {exc}; remove it or pass --skip-bad") from None
         if self.upscale_to and min(image.shape[-2:]) < self.upscale_to:
             h, w = image.shape[-2:]
             scale = self.upscale_to / min(h, w)
@@ -225,10 +228,13 @@ class FolderImages:
         good, bad, small = [], [], []
         for path in files:
             try:
-                with Image.open(path) as im:
+                with open_image(path) as im:
                     im.verify()
-                with Image.open(path) as im:
+                with open_image(path) as im:
                     w, h = im.size
+            except DataError as exc:
+                bad.append(f"{path} ({exc})")
+                continue
             except Exception as exc:  # Pillow raises many types for corrupt files
                 bad.append(f"{path} ({type(exc).__name__})")
                 continue
@@ -334,8 +340,11 @@ def load_dataset(
     """Dataset named by ``spec`` (see module doc) yielding ``[3, size, size]`` in [0, 1].
 
     ``length`` is the number of distinct random crops of a cropping training set;
-    ``limit`` keeps only the first images of a test set.
+    ``limit`` keeps only the first images of a test set. ``skip_bad`` / ``resize_small``
+    (folders): skip unreadable files / upscale images smaller than ``size`` instead of failing.
     """
+    if limit is not None and limit < 1:
+        raise DataError(f"--limit must be at least 1, got {limit}")
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if size < 8 or size % 8:
@@ -392,7 +401,7 @@ def training_mean_image(spec: str, height: int, width: int) -> Tensor:
     return mean
 
 
-def crop_pool(spec: str, size: int, count: int, *, seed: int = 0, workers: int = 0) -> FixedDataset:
+def crop_pool(spec: str, size: int, count: int, *, seed: int = 0, workers: int = 0, **options) -> FixedDataset:
     """A fixed pool of ``count`` training crops, stored as uint8 ``[3, S, S]`` (4x less memory than float).
 
     Items are uint8; a training step converts them (``x / 255``). Built once, in parallel when
@@ -400,7 +409,7 @@ def crop_pool(spec: str, size: int, count: int, *, seed: int = 0, workers: int =
     """
     from torch.utils.data import DataLoader
 
-    source = load_dataset(spec, "train", size, seed=seed, length=count)
+    source = load_dataset(spec, "train", size, seed=seed, length=count, **options)
     loader = DataLoader(source, batch_size=256, num_workers=workers)
     crops = torch.cat([(b * 255).round().to(torch.uint8) for b in loader])
     return FixedDataset(list(crops))

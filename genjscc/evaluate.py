@@ -126,7 +126,11 @@ def evaluate(
         for start in range(0, images.shape[0], batch_size):
             batch = images[start : start + batch_size].to(scheme.device)
             g = torch.Generator(device=scheme.device).manual_seed(_noise_seed(seed, snr, start))
-            recon = scheme.transmit(batch, channel, float(snr), generator=g).clamp(0, 1)
+            recon = scheme.transmit(batch, channel, float(snr), generator=g)
+            if not torch.isfinite(recon).all():
+                raise ValueError(f"{scheme.label} produced NaN or infinite values at {snr:g} dB: its weights are "
+                                 "corrupt or it diverged; retrain it or use another model")
+            recon = recon.clamp(0, 1)
             with torch.no_grad():
                 for m in names:
                     values[m].append(PER_IMAGE_METRICS[m](recon, batch).float().cpu())

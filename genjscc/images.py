@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +20,9 @@ from torch import Tensor
 
 from genjscc.atomic import atomic_write_bytes
 
-__all__ = ["IMAGE_SUFFIXES", "DataError", "load_image", "save_image", "image_grid", "to_rgb", "uint8_chw", "list_images"]
+__all__ = ["IMAGE_SUFFIXES", "DataError", "load_image", "open_image", "rgb_array", "max_pixels", "save_image", "image_grid", "to_rgb", "uint8_chw", "list_images"]
 
+DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's default guard (about 8,000 x 11,000 pixels)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jp2", ".avif"}
 
 
@@ -27,17 +30,75 @@ class DataError(ValueError):
     """An image or dataset cannot be used as given; the message says why and what to do."""
 
 
-def load_image(path: str | Path) -> Tensor:
-    """Read any image Pillow reads as ``[3, H, W]`` float in [0, 1] (grayscale/alpha -> RGB)."""
-    path = Path(path)
+def max_pixels() -> int:
+    """Largest image (pixels) read before a decompression-bomb error: ``$GENJSCC_MAX_PIXELS`` or 89,478,485."""
+    text = os.environ.get("GENJSCC_MAX_PIXELS", "")
     try:
-        with Image.open(path) as im:
-            array = np.asarray(to_rgb(im))
+        return int(text) if text else DEFAULT_MAX_PIXELS
+    except ValueError:
+        raise DataError(f"GENJSCC_MAX_PIXELS must be a whole number of pixels, got {text!r}") from None
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """Open an image file (header only) after checking that it exists, is a file and is not a bomb."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not an image file")
+    limit = max_pixels()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # our own check below
+            try:
+                im = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = previous
     except FileNotFoundError:
         raise DataError(f"image file not found: {path}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"cannot read image {path}: {exc}") from None
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255.0
+    width, height = im.size
+    if width * height > limit:
+        im.close()
+        raise DataError(
+            f"image {path} is {width}x{height} = {width * height:,} pixels, more than the limit of {limit:,} "
+            "(a guard against decompression bombs); set GENJSCC_MAX_PIXELS to a larger number to read it"
+        )
+    return im
+
+
+def load_image(path: str | Path) -> Tensor:
+    """Read any image Pillow reads as ``[3, H, W]`` float in [0, 1], with its full range.
+
+    8-bit modes are divided by 255, 16-bit ones (``I;16``, 16-bit PNG as ``I``) by 65535,
+    32-bit integers by 2^32 - 1, float images (``F``) are taken as [0, 1]; grayscale is
+    repeated, CMYK/YCbCr/palette converted, transparency composited on white.
+    """
+    path = Path(path)
+    with open_image(path) as im:
+        try:
+            array = rgb_array(im)
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:  # truncated or corrupt pixel data
+            raise DataError(f"cannot read image {path}: {exc}") from None
+    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+
+
+def rgb_array(im: Image.Image) -> np.ndarray:
+    """``im`` as float32 ``[H, W, 3]`` in [0, 1] (see :func:`load_image` for the conversions)."""
+    mode = im.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        gray = np.asarray(im).astype(np.float64)
+        if mode == "F":
+            if gray.size and (np.nanmin(gray) < -1e-6 or np.nanmax(gray) > 1 + 1e-6):
+                raise ValueError(f"float image values span [{np.nanmin(gray):g}, {np.nanmax(gray):g}], expected [0, 1]")
+            scaled = gray
+        elif mode == "I" and gray.size and (gray.min() < 0 or gray.max() > 65535):
+            scaled = (gray - gray.min()) / 4294967295.0 if gray.min() < 0 else gray / 4294967295.0
+        else:
+            scaled = gray / 65535.0
+        scaled = np.nan_to_num(scaled, nan=0.0).clip(0, 1).astype(np.float32)
+        return np.repeat(scaled[:, :, None], 3, axis=2)
+    return np.asarray(to_rgb(im), dtype=np.float32) / 255.0
 
 
 def save_image(image: Tensor, path: str | Path) -> None:
@@ -65,7 +126,9 @@ def to_rgb(im: Image.Image) -> Image.Image:
 
 
 def uint8_chw(im: Image.Image) -> Tensor:
-    """``im`` as a uint8 tensor ``[3, H, W]``."""
+    """``im`` as a uint8 tensor ``[3, H, W]`` (16-bit and float images rescaled, see :func:`load_image`)."""
+    if im.mode.startswith("I") or im.mode == "F":
+        return torch.from_numpy((rgb_array(im) * 255).round().astype(np.uint8)).permute(2, 0, 1).contiguous()
     return torch.from_numpy(np.asarray(to_rgb(im)).copy()).permute(2, 0, 1).contiguous()
 
 

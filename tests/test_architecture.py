@@ -156,7 +156,7 @@ def test_training_flags_come_from_the_dataclasses():
     from genjscc.train.args import DeepJSCCTrainArgs, StyleGAN2TrainArgs, TrainerOptions
 
     for name, cls in (("deepjscc", DeepJSCCTrainArgs), ("stylegan2", StyleGAN2TrainArgs)):
-        result = runner.invoke(app, ["train", name, "--help"], terminal_width=200)
+        result = runner.invoke(app, ["train", name, "--help"], env={"COLUMNS": "250", "TERMINAL_WIDTH": "250"})
         assert result.exit_code == 0
         for f in (*fields(cls), *fields(TrainerOptions)):
             assert "--" + f.name.replace("_", "-") in result.output, (name, f.name)

@@ -140,6 +140,15 @@ def test_evaluate_reports_set_metrics(monkeypatch):
     by = {r.metric: r for r in records}
     assert set(by) == {"psnr", "lpips-alex", "fid", "kid"}
     assert by["fid"].mean > 0 and np.isnan(by["fid"].ci95) and by["kid"].n == 6 and by["lpips-alex"].mean > 0
-    records_table(records)  # NaN intervals render as plain values
+    recon = _Blur().transmit(images, None, 0.0)
+    expected = fidmod.frechet_distance(fidmod.FeatureStats.from_features(fake(images).numpy()),
+                                       fidmod.FeatureStats.from_features(fake(recon).numpy()))
+    assert by["fid"].mean == pytest.approx(expected, rel=1e-9)  # all reconstructions against all targets
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(records_table(records))  # NaN intervals render as plain values
+    text = console.export_text()
+    assert "fid" in text and "kid" in text and "nan" not in text.lower()
     with pytest.raises(ValueError, match="unknown metric"):
         evaluate(_Blur(), images, AWGN(), [0.0], metrics=["fud"])

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from genjscc.cli.app import app, fail, zoo_app
+from genjscc.cli.checks import check_at_least, check_device, check_finite_output, check_output
 from genjscc.cli.options import CONFIG_HELP, SET_HELP, scheme_options
 
 SNR_HELP = "SNR in dB (complex AWGN: noise variance P/10^(SNR/10) per symbol)"
@@ -71,6 +72,10 @@ def transmit(
     from genjscc.data import DataError, load_image, save_image
     from genjscc.metrics import psnr
 
+    check_device(device)
+    parse_snr_list(str(snr))
+    check_output(output, "-o", inputs=(image,))
+    link = _channel(channel, csi)
     try:
         x = load_image(image).unsqueeze(0)
     except DataError as exc:
@@ -79,12 +84,20 @@ def transmit(
     try:
         scheme.check_size(x.shape[-2], x.shape[-1])
         g = torch.Generator(device=scheme.device).manual_seed(seed)
-        y = scheme.transmit(x, _channel(channel, csi), snr, generator=g).clamp(0, 1).cpu()
-        save_image(y[0], output)
+        y = scheme.transmit(x, link, snr, generator=g).cpu()
     except ValueError as exc:
         raise fail(str(exc)) from None
+    check_finite_output(y, model)
+    y = y.clamp(0, 1)
+    try:
+        save_image(y[0], output)
+    except ValueError as exc:
+        raise fail(f"-o {output}: {exc}") from None
+    except OSError as exc:
+        raise fail(f"-o {output}: cannot write: {exc.strerror or exc}") from None
     bcr = scheme.bcr(x.shape[-2], x.shape[-1])
-    typer.echo(f"{output}: {x.shape[-1]}x{x.shape[-2]}, BCR {bcr}, {channel} {snr:g} dB, PSNR {psnr(y, x).item():.2f} dB")
+    typer.echo(f"{output}: {x.shape[-1]}x{x.shape[-2]}, BCR {bcr}, {link.describe()} {snr:g} dB, "
+               f"PSNR {psnr(y, x).item():.2f} dB")
 
 
 @app.command()
@@ -97,6 +110,9 @@ def evaluate(
     csi: str = typer.Option("mmse", help="receiver CSI for fading: mmse | zf | none"),
     metrics: str = typer.Option("psnr,ssim,ms-ssim,lpips-alex", help="comma-separated metric names: psnr, ssim, ms-ssim, lpips-alex, lpips-vgg, and set-level fid, kid (Inception; slow on CPU)"),
     limit: Optional[int] = typer.Option(None, help="use only the first N test images"),
+    skip_bad: bool = typer.Option(False, "--skip-bad/--no-skip-bad", help="folder data: skip unreadable image files"),
+    resize_small: bool = typer.Option(False, "--resize-small/--no-resize-small",
+                                      help="folder data: upscale images smaller than --size"),
     batch_size: int = typer.Option(64),
     seed: int = typer.Option(0, help="seed of the channel noise"),
     out: Optional[Path] = typer.Option(None, help="also write records to FILE (.csv or .json)"),
@@ -122,21 +138,30 @@ def evaluate(
     if format not in ("table", "json", "csv"):
         raise fail(f"--format must be table, json or csv, got {format!r}")
     snrs = parse_snr_list(snr)
+    check_at_least("--batch-size", batch_size)
+    check_at_least("--limit", limit)
+    check_device(device)
+    link = _channel(channel, csi)
+    if out is not None:
+        check_output(out, "--out")
     options = scheme_options(set_, config)
     try:
-        images = stack(load_dataset(data, "test", size, limit=limit))
+        images = stack(load_dataset(data, "test", size, limit=limit, skip_bad=skip_bad, resize_small=resize_small))
     except (DataError, ValueError) as exc:
         raise fail(str(exc)) from None
     scheme = _scheme(model, device, options, data, size, size)
     try:
         records = run(
-            scheme, images, _channel(channel, csi), snrs, data=data, metrics=[m.strip() for m in metrics.split(",")],
+            scheme, images, link, snrs, data=data, metrics=[m.strip() for m in metrics.split(",")],
             batch_size=batch_size, seed=seed, progress=print_progress_to_stderr, note=print_note_to_stderr,
         )
     except (DataError, ValueError) as exc:
         raise fail(str(exc)) from None
     if out is not None:
-        write_records(records, out)
+        try:
+            write_records(records, out)
+        except OSError as exc:
+            raise fail(f"--out {out}: cannot write: {exc.strerror or exc}") from None
     if format == "json":
         sys.stdout.write(records_to_json(records))
     elif format == "csv":

@@ -27,6 +27,11 @@ def sample(
     from genjscc.weights import WeightsError
     from genjscc.zoo import resolve_model
 
+    from genjscc.cli.checks import check_at_least, check_device, check_output
+
+    check_device(device)
+    check_at_least("-n", n)
+    check_output(output, "-o")
     try:
         G = load_stylegan2(resolve_model(model), device=device)
     except (FileNotFoundError, StyleGAN2FormatError, UnsafePickleError, WeightsError) as exc:
@@ -34,7 +39,12 @@ def sample(
     z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     with torch.no_grad():
         images = ((G(z, truncation_psi=truncation, noise_mode=noise_mode) + 1) / 2).clamp(0, 1)
-    save_image(image_grid(images.cpu()), output)
+    try:
+        save_image(image_grid(images.cpu()), output)
+    except ValueError as exc:
+        raise fail(f"-o {output}: {exc}") from None
+    except OSError as exc:
+        raise fail(f"-o {output}: cannot write: {exc.strerror or exc}") from None
     typer.echo(f"wrote {output} ({n} samples, {G.img_resolution}x{G.img_resolution}, truncation {truncation})")
 
 

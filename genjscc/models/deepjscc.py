@@ -50,6 +50,11 @@ class DeepJSCCConfig:
     kernel_size: int = 5
 
     def __post_init__(self):
+        for name in ("channels", "downsample", "kernel_size"):
+            if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be an integer, got {getattr(self, name)!r}")
+        if not isinstance(self.snr_adaptive, bool):
+            raise TypeError(f"snr_adaptive must be true or false, got {self.snr_adaptive!r}")
         if self.downsample not in (2, 4, 8, 16):
             raise ValueError(f"downsample must be 2, 4, 8 or 16, got {self.downsample}")
         if self.channels < 1:

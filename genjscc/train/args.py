@@ -83,6 +83,8 @@ class DeepJSCCTrainArgs:
     """What ``genjscc train deepjscc`` trains (recorded in run.json and the model card)."""
 
     data: str = option("photos", "photos | folder:PATH | cifar10:PATH")
+    skip_bad: bool = option(False, "folder data: skip unreadable image files (counted) instead of failing")
+    resize_small: bool = option(False, "folder data: upscale images smaller than --size instead of failing")
     size: int = option(64, "training crop side (px)")
     bcr: str = option("1/48", "bandwidth compression ratio k/n, e.g. 1/12")
     channel: str = option("awgn", "awgn | rayleigh | fast-rayleigh")
@@ -103,8 +105,15 @@ class DeepJSCCTrainArgs:
         parse_snr_spec(self.snr)
         bcr_to_channels(self.bcr, self.size, self.size, self.downsample)
         build_channel(self.channel)
+        if self.lpips_net not in ("vgg", "alex"):
+            raise ValueError(f"--lpips-net must be vgg or alex, got {self.lpips_net!r}")
+        if self.lpips_weight < 0 or self.lr <= 0:
+            raise ValueError(f"--lpips-weight must be >= 0 and --lr > 0, got {self.lpips_weight} and {self.lr}")
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+
+    def data_options(self) -> dict:
+        return {"skip_bad": self.skip_bad, "resize_small": self.resize_small}
 
     def model_config(self) -> DeepJSCCConfig:
         return DeepJSCCConfig(
@@ -120,6 +129,8 @@ class StyleGAN2TrainArgs:
     """What ``genjscc train stylegan2`` trains (recorded in run.json and the model card)."""
 
     data: str = option("photos", "photos | folder:PATH | cifar10:PATH")
+    skip_bad: bool = option(False, "folder data: skip unreadable image files (counted) instead of failing")
+    resize_small: bool = option(False, "folder data: upscale images smaller than --size instead of failing")
     size: int = option(64, "image side (a power of two >= 8)")
     batch_size: int = option(32, "real images per iteration (per device)")
     z_dim: int = option(256, "latent z dimension")
@@ -153,6 +164,9 @@ class StyleGAN2TrainArgs:
         DiffAugment(self.augment)  # checks the policy
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+
+    def data_options(self) -> dict:
+        return {"skip_bad": self.skip_bad, "resize_small": self.resize_small}
 
     def generator_config(self) -> GeneratorConfig:
         return GeneratorConfig(img_resolution=self.size, z_dim=self.z_dim, w_dim=self.w_dim, mapping_layers=self.mapping_layers,

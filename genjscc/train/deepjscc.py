@@ -103,7 +103,8 @@ def _build_module(args: DeepJSCCTrainArgs, options: TrainerOptions) -> DeepJSCCM
 
 
 def _train_loader(args: DeepJSCCTrainArgs, options: TrainerOptions, start: int = 0) -> DataLoader:
-    train_set = load_dataset(args.data, "train", args.size, seed=args.seed, length=max(50_000, options.steps * args.batch_size))
+    length = max(50_000, options.steps * args.batch_size)
+    train_set = load_dataset(args.data, "train", args.size, seed=args.seed, length=length, **args.data_options())
     sampler = StreamSampler(len(train_set), seed=args.seed, start=start * args.batch_size)
     return DataLoader(
         train_set, batch_size=args.batch_size, sampler=sampler, drop_last=True, num_workers=args.workers,
@@ -112,7 +113,7 @@ def _train_loader(args: DeepJSCCTrainArgs, options: TrainerOptions, start: int =
 
 
 def _val_loader(args: DeepJSCCTrainArgs) -> DataLoader:
-    return DataLoader(stack(load_dataset(args.data, "test", args.size, limit=256)), batch_size=128)
+    return DataLoader(stack(load_dataset(args.data, "test", args.size, limit=256, **args.data_options())), batch_size=128)
 
 
 def _export(module: DeepJSCCModule, trainer, args: DeepJSCCTrainArgs, info: dict) -> Path:

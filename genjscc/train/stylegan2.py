@@ -226,17 +226,19 @@ def _prepare(module: StyleGAN2Module, args: StyleGAN2TrainArgs, run_dir: Path) -
     module.kid_every, module.kid_images = args.kid_every, args.kid_images
     if args.kid_images:
         module.kid_sources = {
-            "train": stack(load_dataset(args.data, "train", args.size, seed=args.seed + 777, length=args.kid_images)),
-            "test": stack(load_dataset(args.data, "test", args.size, limit=args.kid_images)),
+            "train": stack(load_dataset(args.data, "train", args.size, seed=args.seed + 777, length=args.kid_images,
+                                        **args.data_options())),
+            "test": stack(load_dataset(args.data, "test", args.size, limit=args.kid_images, **args.data_options())),
         }
 
 
 def _train_loader(args: StyleGAN2TrainArgs, options: TrainerOptions, start: int = 0) -> DataLoader:
     if args.pool > 0:
-        data = crop_pool(args.data, args.size, args.pool, seed=args.seed, workers=args.workers)
+        data = crop_pool(args.data, args.size, args.pool, seed=args.seed, workers=args.workers, **args.data_options())
         workers = 0  # the pool is in memory
     else:
-        data = load_dataset(args.data, "train", args.size, seed=args.seed, length=max(50_000, options.steps * args.batch_size))
+        length = max(50_000, options.steps * args.batch_size)
+        data = load_dataset(args.data, "train", args.size, seed=args.seed, length=length, **args.data_options())
         workers = args.workers
     sampler = StreamSampler(len(data), seed=args.seed, start=start * args.batch_size)
     return DataLoader(data, batch_size=args.batch_size, sampler=sampler, drop_last=True, num_workers=workers,

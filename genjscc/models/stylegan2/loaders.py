@@ -296,7 +296,10 @@ def load_generator_state(path: str | Path) -> tuple[GeneratorConfig, dict[str, T
         from genjscc.weights import load_weights
 
         state, meta = load_weights(path, kind="stylegan2")
-        return GeneratorConfig(**meta["config"]), state, meta
+        try:
+            return GeneratorConfig(**meta["config"]), state, meta
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StyleGAN2FormatError(f"{path}: bad StyleGAN2 config in its metadata ({type(exc).__name__}: {exc})") from None
     if path.suffix == ".pkl" or _is_pickle_not_zip(path):
         config, state = nvlabs_generator_state(read_nvlabs_pickle(path), path)
         return config, state, {"source": "nvlabs-pkl"}
