@@ -55,6 +55,9 @@ Split = Literal["train", "test"]
 
 # Colour photographs shipped in the wheels, split by whole image. motorcycle_right is left out:
 # it is the other view of motorcycle_left's stereo pair and would leak between splits.
+# Licences: scikit-image's are CC0 / public domain, scikit-learn's CC-BY, matplotlib's
+# grace_hopper.jpg a US Navy photograph (public domain). The wheels' other photographs are
+# grayscale (camera, grass, gravel, brick, coins, ...) and are not used.
 PHOTO_SPLIT: dict[str, tuple[str, ...]] = {
     "train": (
         "skimage:astronaut.png",
@@ -64,6 +67,7 @@ PHOTO_SPLIT: dict[str, tuple[str, ...]] = {
         "skimage:retina.jpg",
         "skimage:rocket.jpg",
         "sklearn:china.jpg",
+        "matplotlib:grace_hopper.jpg",
     ),
     "test": ("skimage:chelsea.png", "skimage:coffee.png", "sklearn:flower.jpg"),
 }
@@ -92,12 +96,16 @@ def _photo(name: str) -> Tensor:
         import skimage
 
         path = Path(skimage.__file__).parent / "data" / filename
+    elif source == "matplotlib":
+        import matplotlib
+
+        path = Path(matplotlib.__file__).parent / "mpl-data" / "sample_data" / filename
     else:
         import sklearn.datasets
 
         path = Path(sklearn.datasets.__file__).parent / "images" / filename
     if not path.exists():
-        raise DataError(f"embedded photo {name} not found at {path}; reinstall scikit-image/scikit-learn")
+        raise DataError(f"embedded photo {name} not found at {path}; reinstall scikit-image, scikit-learn and matplotlib")
     with Image.open(path) as im:
         return uint8_chw(im)
 
@@ -349,7 +357,17 @@ def load_dataset(
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if size < 8 or size % 8:
         raise DataError(f"size must be a multiple of 8 and at least 8, got {size}")
+    if "+" in spec and not spec.startswith(("folder:", "cifar10:")):
+        return _mixed(spec, split, size, seed=seed, length=length, limit=limit, skip_bad=skip_bad,
+                      resize_small=resize_small)
     kind, _, arg = spec.partition(":")
+    if kind == "deadleaves":
+        from genjscc.procedural import DeadLeaves
+
+        if split == "train":
+            return DeadLeaves(size, length, seed=seed, palette=photo_palette())
+        count = PROCEDURAL_TEST_IMAGES if limit is None else min(limit, PROCEDURAL_TEST_IMAGES)
+        return DeadLeaves(size, count, seed=PROCEDURAL_TEST_SEED, palette=photo_palette())
     if kind == "photos":
         if split == "train":
             return CropDataset(photo_images("train"), size, length=length, seed=seed)
@@ -369,7 +387,93 @@ def load_dataset(
         if limit is not None:
             data = data[:limit]
         return _CifarDataset(data, size, seed if split == "train" else None)
-    raise DataError(f"unknown dataset {spec!r}; use photos, folder:PATH or cifar10:PATH")
+    raise DataError(f"unknown dataset {spec!r}; use photos, deadleaves, folder:PATH, cifar10:PATH "
+                    "or a mix such as photos+deadleaves@0.5")
+
+
+PROCEDURAL_TEST_SEED = 1_000_000  # procedural test images come from seeds no training run uses
+PROCEDURAL_TEST_IMAGES = 256
+DEFAULT_MIX_FRACTION = 0.5
+
+
+def _mixed(spec: str, split: Split, size: int, **options) -> Dataset:
+    """``A+B`` or ``A+B@f``: training items from B with probability f (default 0.5), else from A.
+
+    The test split of a mix is A's: procedural data trains, real images test.
+    """
+    body, _, fraction_text = spec.rpartition("@") if "@" in spec else (spec, "", "")
+    first, _, second = body.partition("+")
+    if not first or not second or "+" in second:
+        raise DataError(f"a data mix is written A+B or A+B@FRACTION (e.g. photos+deadleaves@0.5), got {spec!r}")
+    try:
+        fraction = float(fraction_text) if fraction_text else DEFAULT_MIX_FRACTION
+    except ValueError:
+        raise DataError(f"cannot read the mix fraction in {spec!r}: write e.g. photos+deadleaves@0.3") from None
+    if not 0 <= fraction <= 1:
+        raise DataError(f"the mix fraction in {spec!r} must lie in [0, 1]")
+    a = load_dataset(first, split, size, **options)
+    if split == "test":
+        return a
+    b = load_dataset(second, split, size, **options)
+    return MixedDataset(a, b, fraction, seed=options.get("seed", 0))
+
+
+def _unit_hash(seed: int, index: int) -> float:
+    """A uniform number in [0, 1) that depends only on (seed, index) (splitmix64)."""
+    z = (seed * 0x9E3779B97F4A7C15 + index * 0xBF58476D1CE4E5B9 + 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    return ((z ^ (z >> 31)) >> 11) / float(1 << 53)
+
+
+class MixedDataset(Dataset):
+    """Item ``i`` is ``second[i]`` when ``hash(seed, i) < fraction``, else ``first[i]`` (deterministic).
+
+    Batches are fetched per source with ``__getitems__`` where a source has it (the
+    procedural generator renders a whole batch at once).
+    """
+
+    def __init__(self, first: Dataset, second: Dataset, fraction: float, seed: int = 0):
+        self.first, self.second, self.fraction, self.seed = first, second, fraction, seed
+        self.length = min(len(first), len(second))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _source(self, index: int) -> Dataset:
+        return self.second if _unit_hash(self.seed, index) < self.fraction else self.first
+
+    def __getitem__(self, index: int) -> Tensor:
+        return self._source(index)[index]
+
+    def __getitems__(self, indices: list[int]) -> list[Tensor]:
+        out: list[Tensor | None] = [None] * len(indices)
+        for source in (self.first, self.second):
+            mine = [(k, i) for k, i in enumerate(indices) if self._source(i) is source]
+            if not mine:
+                continue
+            if hasattr(source, "__getitems__"):
+                items = source.__getitems__([i for _, i in mine])
+            else:
+                items = [source[i] for _, i in mine]
+            for (k, _), item in zip(mine, items):
+                out[k] = item
+        return out
+
+
+@lru_cache(maxsize=4)
+def photo_palette(count: int = 4096, seed: int = 0) -> Tensor:
+    """``count`` RGB colours ``[count, 3]`` in [0, 1] drawn from the training photos' pixels (equal share per photo)."""
+    g = torch.Generator().manual_seed(seed)
+    images = photo_images("train")
+    which = torch.randint(len(images), (count,), generator=g)
+    colours = torch.empty(count, 3)
+    for k, image in enumerate(images):
+        chosen = (which == k).nonzero().flatten()
+        flat = image.flatten(1)
+        picks = torch.randint(flat.shape[1], (len(chosen),), generator=g)
+        colours[chosen] = flat[:, picks].T.float() / 255
+    return colours
 
 
 def stack(dataset: Dataset, limit: int | None = None) -> Tensor:
