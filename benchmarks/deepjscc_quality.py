@@ -15,7 +15,8 @@ from pathlib import Path
 from genjscc.channel import build_channel
 from genjscc.data import load_dataset, stack
 from genjscc.evaluate import evaluate, records_markdown, write_records
-from genjscc.schemes import build_scheme, load_deepjscc
+from genjscc.models.deepjscc import DeepJSCC
+from genjscc.schemes import build_scheme
 from genjscc.train.deepjscc import deepjscc_card
 from genjscc.zoo import ZOO
 
@@ -41,7 +42,7 @@ def main() -> None:
         table = records_markdown(records)
         print(f"## {name}\n\n{table}")
         if args.update_cards:
-            _, meta = load_deepjscc(entry.path)
+            meta = DeepJSCC.from_weights(entry.path).metadata
             command = "python benchmarks/deepjscc_quality.py --update-cards"
             measured = f"Held-out photo crops (93 at 64x64), mean ± 95 % CI; `{command}`\n\n{table}"
             entry.path.with_suffix(".md").write_text(deepjscc_card(meta, measured))

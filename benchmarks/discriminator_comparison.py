@@ -23,8 +23,10 @@ import torch
 from genjscc.data import load_dataset, save_image, stack
 from genjscc.metrics.fid import inception_features, kernel_inception_distance
 from genjscc.models.stylegan2 import load_stylegan2
-from genjscc.train.common import TrainerOptions, hardware_summary
-from genjscc.train.stylegan2 import StyleGAN2TrainArgs, image_grid, train_stylegan2
+from genjscc.images import image_grid
+from genjscc.train.args import StyleGAN2TrainArgs, TrainerOptions
+from genjscc.train.common import hardware_summary
+from genjscc.train.stylegan2 import train_stylegan2
 
 
 def main() -> None:
@@ -48,10 +50,9 @@ def main() -> None:
         run = args.out / variant
         if not args.eval_only:
             train_args = StyleGAN2TrainArgs(size=args.size, batch_size=args.batch_size, pool=args.pool, seed=args.seed,
-                                            ema_kimg=args.ema_kimg, sample_every=0, discriminator=variant,
-                                            max_time=str(int(args.minutes * 60)))
-            options = TrainerOptions(max_steps=10**7, accelerator="cpu", devices="1", checkpoint_every=10**6, log_every=50,
-                                     progress=False)
+                                            ema_kimg=args.ema_kimg, sample_every=0, discriminator=variant)
+            options = TrainerOptions(steps=10**7, accelerator="cpu", devices="1", checkpoint_every=10**6, log_every=50,
+                                     max_time=str(int(args.minutes * 60)), progress=False)
             print(f"[{time.strftime('%H:%M:%S')}] training {variant} for {args.minutes} min -> {run}", flush=True)
             train_stylegan2(train_args, run, options, command=f"benchmarks/discriminator_comparison.py ({variant})")
         meta = json.loads((run / "model.json").read_text())["training"]

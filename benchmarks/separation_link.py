@@ -34,12 +34,12 @@ def main() -> None:
     from genjscc.data import load_dataset, stack
     from genjscc.metrics import psnr
     from genjscc.schemes import build_scheme
-    from genjscc.separation.scheme import training_mean_image
+    from genjscc.evaluate import prepare_scheme
 
     images = stack(load_dataset("photos", "test", 64, limit=args.images))
     channel = build_channel(args.channel)
     scheme = build_scheme("separation", codec=args.codec, code="ldpc", bcr=args.bcr, mcs=args.mcs)
-    training_mean_image(64, 64)  # computed once per process; not part of the link's time
+    prepare_scheme(scheme, "photos", 64, 64)  # training mean computed once per process; not part of the link's time
     import sionna.phy  # noqa: F401  (import time is not the link's either)
 
     start = time.perf_counter()

@@ -44,7 +44,7 @@ def main() -> None:
 
     from genjscc.channel import build_channel
     from genjscc.data import load_dataset, stack
-    from genjscc.evaluate import Record, evaluate, write_records
+    from genjscc.evaluate import Record, evaluate, prepare_scheme, write_records
     from genjscc.metrics import PER_IMAGE_METRICS
     from genjscc.schemes import build_scheme
     from genjscc.zoo import ZOO
@@ -77,7 +77,7 @@ def main() -> None:
             choices.update(saved["choices"])
             continue
         channel = build_channel(channel_name)
-        scheme = build()
+        scheme = prepare_scheme(build(), "photos", 64, 64)  # fallback: the training photos' mean
         start = time.perf_counter()
         recs = evaluate(scheme, images, channel, snrs, metrics=metrics, batch_size=len(images))
         seconds = time.perf_counter() - start

@@ -11,6 +11,7 @@ import time
 import torch
 
 from genjscc.models.stylegan2 import load_stylegan2
+from genjscc.zoo import resolve_model
 
 
 def timed(fn, repeats: int = 20) -> float:
@@ -26,7 +27,7 @@ def timed(fn, repeats: int = 20) -> float:
 
 
 def main(path: str) -> None:
-    G = load_stylegan2(path)
+    G = load_stylegan2(resolve_model(path))
     z = torch.randn(16, G.z_dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         ref = G(z, truncation_psi=0.7)

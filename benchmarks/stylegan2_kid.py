@@ -13,6 +13,7 @@ import torch
 from genjscc.data import load_dataset, stack
 from genjscc.metrics.fid import inception_features, kernel_inception_distance
 from genjscc.models.stylegan2 import load_stylegan2
+from genjscc.zoo import resolve_model
 
 
 def main() -> None:
@@ -22,7 +23,7 @@ def main() -> None:
     parser.add_argument("--truncation", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    G = load_stylegan2(args.model)
+    G = load_stylegan2(resolve_model(args.model))
     size = G.img_resolution
     z = torch.randn(args.n, G.z_dim, generator=torch.Generator().manual_seed(args.seed))
     with torch.no_grad():

@@ -66,3 +66,31 @@ def test_weights_round_trip_and_kind_check(tmp_path):
         load_weights(tmp_path / "junk.safetensors")
     with pytest.raises(FileNotFoundError, match="zoo name"):
         build_scheme(str(tmp_path / "missing.safetensors"))
+
+
+@pytest.mark.parametrize("bcr, channels", [("1/12", 32), ("1/48", 8)])
+def test_resgdn_backbone_shapes_bcr_and_power(bcr, channels, tmp_path):
+    from fractions import Fraction
+
+    from genjscc.channel import AWGN, bcr_to_channels
+
+    assert bcr_to_channels(bcr, 64, 64, 8) == channels
+    torch.manual_seed(0)
+    model = DeepJSCC(DeepJSCCConfig(channels=channels, arch="resgdn", width=32, snr_adaptive=True)).eval()
+    x = torch.rand(3, 3, 64, 64)
+    symbols, shape = model.encode(x, 5.0)
+    assert shape == (3, channels, 8, 8) and symbols.shape == (3, channels * 64 // 2)  # k = C (H/f)(W/f) / 2
+    assert torch.allclose(symbols.abs().square().mean(dim=1), torch.ones(3), atol=1e-5)  # unit power per image
+    assert model.bcr(64, 64) == Fraction(bcr) == Fraction(symbols.shape[1], 3 * 64 * 64)
+    y = model(x, AWGN(), torch.tensor([-5.0, 0.0, 10.0]))
+    assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
+    path = save_weights(tmp_path / "r.safetensors", model.state_dict(), {"kind": "deepjscc", "config": model.config.to_dict()})
+    again = DeepJSCC.from_weights(path)
+    assert again.config.arch == "resgdn"
+    g = torch.Generator().manual_seed(1)
+    assert torch.equal(again(x, AWGN(), 0.0, generator=g), model(x, AWGN(), 0.0, generator=torch.Generator().manual_seed(1)))
+
+
+def test_unknown_arch_is_an_error():
+    with pytest.raises(ValueError, match="arch must be one of paper, resgdn"):
+        DeepJSCCConfig(channels=8, arch="transformer")

@@ -1,4 +1,5 @@
-"""DeepJSCC (Bourtsoulatze, Kurka, Gündüz 2019) with an optional ADJSCC SNR-attention variant.
+"""DeepJSCC (Bourtsoulatze, Kurka, Gündüz 2019) with an optional ADJSCC SNR-attention variant
+and a stronger residual-GDN backbone (``arch="resgdn"``, :mod:`genjscc.models.jscc_backbones`).
 
 Encoder: five 5x5 convolutions with PReLU (filters ``f1..f4, C``); the first
 ``log2(downsample)`` of them have stride 2. Decoder mirrors it with transposed
@@ -33,9 +34,13 @@ from genjscc.channel import (
     real_to_complex,
     snr_tensor,
 )
+from genjscc.layers.attention import AttentionFeature
+from genjscc.models.jscc_backbones import ResidualGDNDecoder, ResidualGDNEncoder
 from genjscc.weights import WeightsError, load_weights
 
-__all__ = ["DeepJSCCConfig", "DeepJSCC", "AttentionFeature"]
+__all__ = ["DeepJSCCConfig", "DeepJSCC", "AttentionFeature", "ARCHS"]
+
+ARCHS = ("paper", "resgdn")
 
 
 @dataclass(frozen=True)
@@ -47,10 +52,15 @@ class DeepJSCCConfig:
     filters: tuple[int, ...] = (16, 32, 32, 32)  # hidden widths of layers 1..4 (paper: 16, 32, 32, 32)
     snr_adaptive: bool = False  # ADJSCC AF modules conditioned on the SNR
     power: float = 1.0  # average power per complex symbol, P
-    kernel_size: int = 5
+    kernel_size: int = 5  # paper backbone: convolution kernel
+    arch: str = "paper"  # "paper" (Bourtsoulatze five-conv stacks) | "resgdn" (residual GDN stages, jscc_backbones)
+    width: int = 96  # resgdn: channels of the residual stages (the finer stages halve it)
+    blocks: int = 2  # resgdn: residual blocks at the latent resolution
 
     def __post_init__(self):
-        for name in ("channels", "downsample", "kernel_size"):
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        for name in ("channels", "downsample", "kernel_size", "width", "blocks"):
             if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be an integer, got {getattr(self, name)!r}")
         if not isinstance(self.snr_adaptive, bool):
@@ -71,21 +81,6 @@ class DeepJSCCConfig:
         d = asdict(self)
         d["filters"] = list(self.filters)
         return d
-
-
-class AttentionFeature(nn.Module):
-    """ADJSCC AF module: channel-wise scaling from pooled features and the SNR (dB)."""
-
-    def __init__(self, channels: int, hidden: int | None = None):
-        super().__init__()
-        hidden = hidden or max(channels // 2, 8)
-        self.net = nn.Sequential(
-            nn.Linear(channels + 1, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels), nn.Sigmoid()
-        )
-
-    def forward(self, x: Tensor, snr_db: Tensor) -> Tensor:
-        context = torch.cat([x.mean(dim=(2, 3)), snr_db.unsqueeze(1).to(x.dtype)], dim=1)  # [B, C+1]
-        return x * self.net(context)[:, :, None, None]
 
 
 class _Stack(nn.Module):
@@ -119,6 +114,12 @@ class DeepJSCC(nn.Module):
     def __init__(self, config: DeepJSCCConfig):
         super().__init__()
         self.config = config
+        if config.arch == "resgdn":
+            self.encoder = ResidualGDNEncoder(config.channels, config.downsample, config.width, config.snr_adaptive,
+                                              config.blocks)
+            self.decoder = ResidualGDNDecoder(config.channels, config.downsample, config.width, config.snr_adaptive,
+                                              config.blocks)
+            return
         k, pad = config.kernel_size, config.kernel_size // 2
         enc_widths = [*config.filters, config.channels]
         enc_layers, c_in = [], 3
@@ -177,7 +178,7 @@ class DeepJSCC(nn.Module):
         return power_normalize(real_to_complex(latent), self.config.power), latent.shape
 
     def _decode(self, symbols: Tensor, latent_shape: torch.Size, snr: Tensor) -> Tensor:
-        latent = complex_to_real(symbols, latent_shape).to(self.decoder.layers[0].weight.dtype)
+        latent = complex_to_real(symbols, latent_shape).to(next(self.decoder.parameters()).dtype)
         return self.decoder(latent, snr)
 
     def forward(

@@ -90,8 +90,10 @@ class DeepJSCCTrainArgs:
     channel: str = option("awgn", "awgn | rayleigh | fast-rayleigh")
     snr: str = option("0", "training SNR in dB, or a range LOW,HIGH drawn per image", "--snr", "--snr-range")
     snr_adaptive: bool = option(False, "ADJSCC SNR-attention modules (one model for an SNR range)")
+    arch: str = option("paper", "backbone: paper (Bourtsoulatze five-conv stacks) | resgdn (residual GDN stages)")
+    width: int = option(96, "resgdn: channels of the residual stages")
     downsample: int = option(8, "total encoder stride f (8 reaches BCR 1/6 .. 1/384)")
-    filters: str = option("16,32,32,32", "hidden widths of the 4 hidden layers")
+    filters: str = option("16,32,32,32", "paper: hidden widths of the 4 hidden layers")
     batch_size: int = option(64, "images per iteration (per device)")
     lr: float = option(1e-3, "Adam learning rate (cosine decay to lr/20)")
     lpips_weight: float = option(0.0, "λ in MSE + λ·LPIPS")
@@ -103,7 +105,10 @@ class DeepJSCCTrainArgs:
 
     def __post_init__(self):
         parse_snr_spec(self.snr)
-        bcr_to_channels(self.bcr, self.size, self.size, self.downsample)
+        try:
+            self.model_config()
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"bad model arguments: {exc}") from None
         build_channel(self.channel)
         if self.lpips_net not in ("vgg", "alex"):
             raise ValueError(f"--lpips-net must be vgg or alex, got {self.lpips_net!r}")
@@ -121,6 +126,8 @@ class DeepJSCCTrainArgs:
             downsample=self.downsample,
             filters=tuple(int(f) for f in self.filters.split(",")),
             snr_adaptive=self.snr_adaptive,
+            arch=self.arch,
+            width=self.width,
         )
 
 

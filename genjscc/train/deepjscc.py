@@ -145,8 +145,9 @@ def deepjscc_card(meta: dict, metrics_table: str = "") -> str:
     lines = [
         "# DeepJSCC model card",
         "",
-        f"- Architecture: Bourtsoulatze et al. 2019, downsampling {c['downsample']}, filters {c['filters']}, "
-        f"C = {c['channels']} channels, SNR-adaptive (ADJSCC AF): {c['snr_adaptive']}",
+        (f"- Architecture: residual GDN backbone (`resgdn`, width {c['width']}, {c['blocks']} residual blocks), "
+         if c.get("arch") == "resgdn" else f"- Architecture: Bourtsoulatze et al. 2019, filters {c['filters']}, ")
+        + f"downsampling {c['downsample']}, C = {c['channels']} channels, SNR-adaptive (ADJSCC AF): {c['snr_adaptive']}",
         f"- Data: `{t['data']}` at {t['size']}x{t['size']} (see README, 'Data')",
         f"- BCR: {t['bcr']}; channel: {t['channel']}; training SNR: {t['snr']} dB",
         "- Loss: MSE" + (f" + {t['lpips_weight']} LPIPS-{t['lpips_net']}" if t.get("lpips_weight") else ""),
