@@ -41,7 +41,7 @@ from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
-from genjscc.atomic import atomic_write_text
+from genjscc.atomic import atomic_path, atomic_write_text
 from genjscc.train.args import TrainerOptions, parse_duration
 
 __all__ = [
@@ -176,13 +176,12 @@ def last_checkpoint(run_dir: Path) -> Path | None:
 def save_checkpoint(trainer, run_dir: Path) -> Path:
     """Write ``RUN/checkpoints/last.ckpt`` atomically (rank 0 writes; every rank must call)."""
     path = Path(run_dir) / "checkpoints" / "last.ckpt"
-    tmp = path.with_name(f".last.ckpt.{os.getpid()}.part")
     if trainer.is_global_zero:
         path.parent.mkdir(parents=True, exist_ok=True)
-    trainer.save_checkpoint(str(tmp))
-    if trainer.is_global_zero:
-        os.replace(tmp, path)
-    trainer.strategy.barrier("genjscc-checkpoint")
+        with atomic_path(path) as tmp:
+            trainer.save_checkpoint(str(tmp))
+    else:
+        trainer.save_checkpoint(str(path))  # a collective call: only rank 0 writes
     return path
 
 
