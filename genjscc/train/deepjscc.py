@@ -153,8 +153,9 @@ def deepjscc_card(meta: dict, metrics_table: str = "") -> str:
         "- Loss: MSE" + (f" + {t['lpips_weight']} LPIPS-{t['lpips_net']}" if t.get("lpips_weight") else ""),
         *([f"- Initialised from: `{t['init']}` (fine-tuned)"] if t.get("init") else []),
         f"- Steps: {t['steps']} (batch {t['batch_size']}, {t['images_seen']} images), seed {t['seed']}",
-        f"- Wall time: {t['wall_time_s_last_session']} s last session, {t.get('wall_time_s_total', '?')} s in all, "
-        f"on {t['hardware']}, torch {t['torch']}",
+        f"- Wall time: {t['wall_time_s_last_session']} s last session"
+        + (f", {t['wall_time_s_total']} s in all" if "wall_time_s_total" in t else "")
+        + f", on {t['hardware']}, torch {t['torch']}",
         f"- Command: `{t['command']}`",
     ]
     if metrics_table:
