@@ -109,3 +109,43 @@ def test_failed_setup_leaves_no_run_folder(tmp_path):
                                       "--out", str(tmp_path / "run")])
     assert result.exit_code == 2 and "image folder not found" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_stream_sampler_gives_each_process_its_part_of_the_global_batch(monkeypatch):
+    import itertools
+
+    import torch.distributed as dist
+
+    from genjscc.data import StreamSampler
+
+    def take(sampler, n):
+        return list(itertools.islice(iter(sampler), n))
+
+    assert sorted(take(StreamSampler(50, seed=1, batch_size=5), 50)) == list(range(50))  # an epoch is a permutation
+    single = take(StreamSampler(50, seed=1, start_iteration=3, batch_size=8), 16)  # iterations 3 and 4
+    parts = []
+    for rank in (0, 1):
+        monkeypatch.setattr(dist, "is_initialized", lambda: True)
+        monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+        monkeypatch.setattr(dist, "get_rank", lambda rank=rank: rank)
+        parts.append(take(StreamSampler(50, seed=1, start_iteration=3, batch_size=4), 8))
+    # iteration t: rank 0 takes the first half of the single process's batch, rank 1 the second
+    assert parts[0][:4] + parts[1][:4] == single[:8] and parts[0][4:] + parts[1][4:] == single[8:]
+
+
+def test_two_process_ddp_trains_and_resumes(tmp_path):
+    """Lightning DDP on CPU (gloo), 2 processes: the stream sampler is not wrapped, each process takes its half."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    base = [sys.executable, "-m", "genjscc", "train", "deepjscc", "--size", "16", "--batch-size", "4", "--filters",
+            "4,4,4,4", "--bcr", "1/12", "--checkpoint-every", "2", "--strategy", "ddp", "--devices", "2",
+            "--accelerator", "cpu", "--no-progress", "--out", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for extra in (["--steps", "3"], ["--steps", "5", "--resume"]):
+        done = subprocess.run([*base, *extra], capture_output=True, text=True, timeout=300, env=env)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    meta = json.loads((out / "model.json").read_text())["training"]
+    assert meta["world_size"] == 2 and meta["steps"] == 5 and meta["images_seen"] == 5 * 4 * 2

@@ -86,13 +86,15 @@ class RunControl(L.Callback):
       iteration, ``RUN/checkpoints/last.ckpt`` is written atomically at the iteration's end;
     * the checkpoint holds the iteration count and the RNG states (torch, CUDA, numpy,
       Python), which are restored on resume; with the trainers' data streams positioned by
-      the iteration count (:class:`genjscc.data.StreamSampler`) a resumed CPU run reproduces
-      the uninterrupted one bit for bit;
+      the iteration count (:class:`genjscc.data.StreamSampler`) a resumed single-process CPU
+      run reproduces the uninterrupted one bit for bit (with several processes each rank is
+      reseeded from (seed, rank, iteration) at start, so ranks draw independent noise);
     * stops after ``steps`` iterations or ``max_seconds`` of this session.
     """
 
-    def __init__(self, run_dir: Path, steps: int, checkpoint_every: int, max_seconds: float | None = None):
+    def __init__(self, run_dir: Path, steps: int, checkpoint_every: int, max_seconds: float | None = None, seed: int = 0):
         self.run_dir, self.steps, self.checkpoint_every, self.max_seconds = Path(run_dir), steps, checkpoint_every, max_seconds
+        self.seed = seed
         self.iterations = 0
         self.session_start_iteration = 0
         self.started = time.time()
@@ -113,6 +115,12 @@ class RunControl(L.Callback):
     def on_train_start(self, trainer, pl_module):
         self.started = time.time()
         self.session_start_iteration = self.iterations
+        if trainer.world_size > 1:
+            # every process was seeded alike (identical initial weights); from here on each draws its
+            # own noise, SNRs and latents, from (seed, rank, iteration): statistically right, and a
+            # resumed multi-process run repeats the same streams (bitwise only on one process)
+            L.seed_everything((self.seed * 1_000_003 + trainer.global_rank * 7_919 + self.iterations) % 2**31,
+                              verbose=False)
         if self.iterations >= self.steps:
             trainer.should_stop = True
 
@@ -277,6 +285,7 @@ def make_trainer(run_dir: Path, options: TrainerOptions, callbacks: list | None 
         logger=loggers,
         callbacks=list(callbacks or []),
         enable_checkpointing=False,
+        use_distributed_sampler=False,  # StreamSampler splits the stream between processes itself
         log_every_n_steps=options.log_every,
         enable_progress_bar=options.progress,
         enable_model_summary=False,
@@ -342,7 +351,7 @@ def run_training(job: TrainingJob, out: Path, options: TrainerOptions, *, resume
         start_run_record(out, {**asdict(args), "command": command})
     if job.prepare is not None:
         job.prepare(module, args, out)
-    control = RunControl(out, options.steps, options.checkpoint_every, parse_duration(options.max_time))
+    control = RunControl(out, options.steps, options.checkpoint_every, parse_duration(options.max_time), seed=args.seed)
     extra = job.callbacks(module, args) if job.callbacks is not None else []
     trainer = make_trainer(out, options, callbacks=[control, *extra], val_every=job.val_every or None)
     started = time.time()

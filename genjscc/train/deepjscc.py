@@ -105,7 +105,7 @@ def _build_module(args: DeepJSCCTrainArgs, options: TrainerOptions) -> DeepJSCCM
 def _train_loader(args: DeepJSCCTrainArgs, options: TrainerOptions, start: int = 0) -> DataLoader:
     length = max(50_000, options.steps * args.batch_size)
     train_set = load_dataset(args.data, "train", args.size, seed=args.seed, length=length, **args.data_options())
-    sampler = StreamSampler(len(train_set), seed=args.seed, start=start * args.batch_size)
+    sampler = StreamSampler(len(train_set), seed=args.seed, start_iteration=start, batch_size=args.batch_size)
     return DataLoader(
         train_set, batch_size=args.batch_size, sampler=sampler, drop_last=True, num_workers=args.workers,
         generator=torch.Generator().manual_seed(args.seed), persistent_workers=args.workers > 0,

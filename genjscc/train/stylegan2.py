@@ -240,7 +240,7 @@ def _train_loader(args: StyleGAN2TrainArgs, options: TrainerOptions, start: int 
         length = max(50_000, options.steps * args.batch_size)
         data = load_dataset(args.data, "train", args.size, seed=args.seed, length=length, **args.data_options())
         workers = args.workers
-    sampler = StreamSampler(len(data), seed=args.seed, start=start * args.batch_size)
+    sampler = StreamSampler(len(data), seed=args.seed, start_iteration=start, batch_size=args.batch_size)
     return DataLoader(data, batch_size=args.batch_size, sampler=sampler, drop_last=True, num_workers=workers,
                       generator=torch.Generator().manual_seed(args.seed), persistent_workers=workers > 0)
 
