@@ -11,10 +11,9 @@ same noise draws where their symbol counts agree, and reruns give identical numb
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
+import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,27 +24,19 @@ from torch import Tensor
 
 from genjscc.channel import Channel
 from genjscc.metrics import DEFAULT_METRICS, PER_IMAGE_METRICS, SET_METRICS, ms_ssim_setting
+from genjscc.records import (  # noqa: F401  (re-exported: the record schema lives in genjscc.records)
+    FIELDS,
+    Record,
+    read_records,
+    records_markdown,
+    records_table,
+    records_to_csv,
+    records_to_json,
+    write_records,
+)
 from genjscc.schemes import Scheme
 
-__all__ = ["Record", "evaluate", "prepare_scheme", "folder_features", "records_to_csv", "records_to_json", "records_table", "write_records", "mean_ci95"]
-
-FIELDS = ("scheme", "model", "data", "size", "bcr", "channel", "snr_db", "metric", "mean", "ci95", "n")
-
-
-@dataclass
-class Record:
-    scheme: str
-    model: str
-    data: str
-    size: int
-    bcr: str
-    channel: str
-    snr_db: float
-    metric: str
-    mean: float
-    ci95: float
-    n: int
-
+__all__ = ["Record", "evaluate", "prepare_scheme", "folder_features", "run_sweep", "sweep_points", "read_store", "records_to_csv", "records_to_json", "records_table", "write_records", "mean_ci95"]
 
 def mean_ci95(values: Tensor) -> tuple[float, float]:
     """Mean and half-width of the 95 % t-interval of ``values [n]``."""
@@ -151,84 +142,6 @@ def _noise_seed(seed: int, snr: float, start: int) -> int:
     return (seed * 1_000_003 + int(round(snr * 100)) * 7919 + start) % (2**63)
 
 
-# ----------------------------------------------------------------------------- output
-
-
-def records_to_csv(records: list[Record]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=FIELDS)
-    writer.writeheader()
-    for r in records:
-        writer.writerow(asdict(r))
-    return buffer.getvalue()
-
-
-def records_to_json(records: list[Record]) -> str:
-    return json.dumps({"fields": list(FIELDS), "results": [asdict(r) for r in records]}, indent=2) + "\n"
-
-
-def write_records(records: list[Record], path: Path) -> None:
-    """Write CSV (``.csv``) or JSON (anything else) atomically."""
-    from genjscc.atomic import atomic_write_text
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, records_to_csv(records) if path.suffix == ".csv" else records_to_json(records))
-
-
-def read_records(path: Path) -> list[Record]:
-    path = Path(path)
-    if path.suffix == ".csv":
-        rows = list(csv.DictReader(path.open()))
-        return [
-            Record(r["scheme"], r["model"], r["data"], int(r["size"]), r["bcr"], r["channel"], float(r["snr_db"]),
-                   r["metric"], float(r["mean"]), float(r["ci95"]), int(r["n"]))
-            for r in rows
-        ]
-    return [Record(**r) for r in json.loads(path.read_text())["results"]]
-
-
-def _by_row(records: list[Record]) -> tuple[list[str], dict[tuple, dict[str, Record]]]:
-    """Metric names in order of appearance, and records keyed by (model, bcr, channel, SNR) then metric."""
-    metrics = list(dict.fromkeys(r.metric for r in records))
-    rows: dict[tuple, dict[str, Record]] = {}
-    for r in records:
-        rows.setdefault((r.model, r.bcr, r.channel, r.snr_db), {})[r.metric] = r
-    return metrics, rows
-
-
-def _cell(r: Record | None, digits: int = 4) -> str:
-    """``mean ± ci95`` (just the mean for set-level metrics, whose ci95 is NaN)."""
-    if r is None:
-        return ""
-    return f"{r.mean:.{digits}f}" if math.isnan(r.ci95) else f"{r.mean:.{digits}f} ± {r.ci95:.{digits}f}"
-
-
-def records_markdown(records: list[Record], digits: int = 3) -> str:
-    """A markdown table: one row per (model, bcr, channel, SNR), one column per metric (mean ± ci95)."""
-    metrics, rows = _by_row(records)
-    lines = ["| model | BCR | channel | SNR (dB) | " + " | ".join(metrics) + " |", "|---" * (4 + len(metrics)) + "|"]
-    for (model, bcr, channel, snr), by_metric in rows.items():
-        cells = [_cell(by_metric.get(m), digits) for m in metrics]
-        lines.append(f"| {model} | {bcr} | {channel} | {snr:g} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def records_table(records: list[Record]):
-    """A rich Table: one row per (model, channel, SNR), one column per metric (mean ± ci95)."""
-    from rich.table import Table
-
-    metrics, rows = _by_row(records)
-    table = Table(title="genjscc evaluate")
-    for col in ("model", "bcr", "channel", "SNR (dB)", *metrics, "n"):
-        table.add_column(col, justify="right" if col not in ("model", "channel") else "left")
-    for (model, bcr, channel, snr), by_metric in rows.items():
-        cells = [_cell(by_metric.get(m)) for m in metrics]
-        n = next(iter(by_metric.values())).n
-        table.add_row(model, bcr, channel, f"{snr:g}", *cells, str(n))
-    return table
-
-
 def print_progress_to_stderr(snr: float, done: int, total: int) -> None:
     print(f"\rSNR {snr:g} dB: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
 
@@ -249,3 +162,110 @@ def folder_features(root: str | Path, batch_size: int = 32, device: str = "cpu",
 
 def print_note_to_stderr(text: str) -> None:
     print(f"note: {text}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- sweeps
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One evaluation of a sweep: a scheme (spec + options) on one channel at one SNR."""
+
+    scheme: str
+    options: tuple  # sorted (key, value) pairs of the scheme's options
+    channel: str
+    csi: str
+    snr_db: float
+
+    def key(self, common: dict) -> str:
+        """Every setting that determines the result, as one canonical JSON string."""
+        return json.dumps({"scheme": self.scheme, "options": dict(self.options), "channel": self.channel,
+                           "csi": self.csi, "snr_db": self.snr_db, **common}, sort_keys=True)
+
+
+def sweep_points(config: dict) -> tuple[list[SweepPoint], dict]:
+    """Points and common settings of a sweep configuration (a mapping, e.g. read from YAML)::
+
+        schemes: [deepjscc-64-bcr1_12, {spec: separation, options: {codec: webp, bcr: 1/12}}]
+        snr: [-5, 0, 5, 10]          channels: [awgn, rayleigh]      csi: mmse
+        data: photos    size: 64     limit: null     metrics: [psnr, lpips-alex]    seed: 0
+    """
+    known = {"schemes", "snr", "channels", "csi", "data", "size", "limit", "metrics", "seed", "batch_size"}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise ValueError(f"unknown sweep setting(s) {unknown}; known: {sorted(known)}")
+    if not config.get("schemes"):
+        raise ValueError("a sweep needs a list of schemes (zoo names, paths, or {spec: ..., options: {...}})")
+    schemes = []
+    for entry in config["schemes"]:
+        if isinstance(entry, str):
+            schemes.append((entry, ()))
+        elif isinstance(entry, dict) and "spec" in entry:
+            schemes.append((str(entry["spec"]), tuple(sorted((entry.get("options") or {}).items()))))
+        else:
+            raise ValueError(f"a sweep scheme is a name or {{spec: ..., options: {{...}}}}, got {entry!r}")
+    snrs = [float(s) for s in config.get("snr", [-5, 0, 5, 10])]
+    channels = list(config.get("channels", ["awgn"]))
+    csi = str(config.get("csi", "mmse"))
+    common = {"data": config.get("data", "photos"), "size": int(config.get("size", 64)), "limit": config.get("limit"),
+              "metrics": list(config.get("metrics", DEFAULT_METRICS)), "seed": int(config.get("seed", 0))}
+    points = [SweepPoint(s, o, c, csi, snr) for s, o in schemes for c in channels for snr in snrs]
+    return points, common
+
+
+def read_store(path: Path) -> dict[str, list[Record]]:
+    """Finished points of a sweep store (JSON lines ``{"key": ..., "records": [...]}``); a torn last line is ignored."""
+    done: dict[str, list[Record]] = {}
+    path = Path(path)
+    if not path.exists():
+        return done
+    for line in path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill: that point is simply run again
+        done[entry["key"]] = [Record(**r) for r in entry["records"]]
+    return done
+
+
+def run_sweep(config: dict, store: Path, *, batch_size: int | None = None, progress=None) -> list[Record]:
+    """Evaluate every point of ``config`` not yet in ``store``, appending each as soon as it is done.
+
+    An interrupted sweep resumes where it stopped: finished points are read back, never
+    recomputed. ``progress(done, total, point)`` is called before each point. Returns the
+    records of all points, in the configuration's order.
+    """
+    from genjscc.channel import build_channel
+    from genjscc.data import load_dataset, stack
+    from genjscc.schemes import build_scheme
+
+    points, common = sweep_points(config)
+    store = Path(store)
+    store.parent.mkdir(parents=True, exist_ok=True)
+    done = read_store(store)
+    images = None
+    built: dict = {}
+    out: list[Record] = []
+    for i, point in enumerate(points):
+        key = point.key(common)
+        if progress is not None:
+            progress(i, len(points), point)
+        if key not in done:
+            if images is None:
+                images = stack(load_dataset(common["data"], "test", common["size"], limit=common["limit"]))
+            scheme_key = (point.scheme, point.options)
+            if scheme_key not in built:
+                built[scheme_key] = prepare_scheme(build_scheme(point.scheme, **dict(point.options)), common["data"],
+                                                   common["size"], common["size"])
+            records = evaluate(built[scheme_key], images, build_channel(point.channel, point.csi), [point.snr_db],
+                               data=common["data"], metrics=common["metrics"],
+                               batch_size=batch_size or int(config.get("batch_size", 128)), seed=common["seed"])
+            with open(store, "a") as fh:  # one line per point, flushed: a kill loses at most the current point
+                fh.write(json.dumps({"key": key, "records": [asdict(r) for r in records]}) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            done[key] = records
+        out += done[key]
+    if progress is not None:
+        progress(len(points), len(points), None)
+    return out

@@ -193,7 +193,7 @@ def demo(
     out: Path = typer.Option(Path("demo"), help="folder for the results"),
     snr: str = typer.Option("-5,0,5,10", help="comma-separated SNRs in dB"),
 ):
-    """Send the held-out photos through every shipped scheme model; table, records and image grid."""
+    """Send the held-out photos through every shipped scheme model; table, records, image grid and plots."""
     import torch
     from rich.console import Console
 
@@ -221,5 +221,9 @@ def demo(
     write_records(records, out / "results.csv")
     grid = torch.cat([torch.cat(list(row), dim=2) for row in rows], dim=1)
     save_image(grid, out / "grid.png")
-    typer.echo(f"wrote {out / 'results.csv'} and {out / 'grid.png'} "
-               f"(rows: originals, then {', '.join(names)}, each at {snr} dB)")
+    from genjscc.plots import plot_records
+
+    plot_records(records, out / "psnr.png", metric="psnr", title="held-out photos, AWGN")
+    plot_records(records, out / "lpips.png", metric="lpips-alex", title="held-out photos, AWGN")
+    typer.echo(f"wrote {out / 'results.csv'}, {out / 'grid.png'} (rows: originals, then {', '.join(names)}, "
+               f"each at {snr} dB), {out / 'psnr.png'} and {out / 'lpips.png'}")

@@ -1,0 +1,120 @@
+"""Figures from evaluation records: metric vs SNR (or BCR) curves with 95 % intervals, and image grids.
+
+Curves follow the field's figure style: one line per scheme x BCR x channel, markers at the
+measured points, the 95 % t-interval as a band, sized for one column of a two-column paper
+(3.5 in wide). Matplotlib runs headless (Agg); the format follows the file suffix (.png, .pdf, .svg).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from pathlib import Path
+
+from genjscc.atomic import atomic_path
+from genjscc.records import Record
+
+__all__ = ["plot_records", "comparison_grid", "METRIC_LABELS"]
+
+METRIC_LABELS = {
+    "psnr": "PSNR (dB)", "ssim": "SSIM", "ms-ssim": "MS-SSIM", "lpips-alex": "LPIPS (AlexNet)",
+    "lpips-vgg": "LPIPS (VGG)", "fid": "FID", "kid": "KID",
+}
+LOWER_IS_BETTER = {"lpips-alex", "lpips-vgg", "fid", "kid"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _bcr_value(text: str) -> float:
+    return float(Fraction(text)) if text else math.nan
+
+
+def plot_records(records: list[Record], path: str | Path, *, metric: str = "psnr", x: str = "snr",
+                 title: str | None = None) -> Path:
+    """Write a figure of ``metric`` against ``x`` (``"snr"``: one line per model x BCR x channel;
+    ``"bcr"``: one line per model family x channel x SNR) with 95 % bands; returns the path."""
+    if x not in ("snr", "bcr"):
+        raise ValueError(f"x must be snr or bcr, got {x!r}")
+    chosen = [r for r in records if r.metric == metric]
+    if not chosen:
+        available = sorted({r.metric for r in records}) or ["none"]
+        raise ValueError(f"no records of metric {metric!r}; the records hold {', '.join(available)}")
+    lines: dict[str, list[Record]] = {}
+    shared_bcr = len({r.bcr for r in chosen}) == 1
+    shared_channel = len({r.channel for r in chosen}) == 1
+    for r in chosen:
+        if x == "snr":  # say in the label only what differs between lines
+            parts = [p for p, shared in ((r.bcr, shared_bcr), (r.channel, shared_channel)) if p and not shared]
+            label = f"{r.model} ({', '.join(parts)})" if parts else r.model
+        else:
+            label = f"{r.scheme}: {r.model.split('-bcr')[0]} ({r.channel}, {r.snr_db:g} dB)"
+        lines.setdefault(label, []).append(r)
+    plt = _pyplot()
+    with plt.rc_context({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 6.5, "lines.linewidth": 1.2,
+                         "lines.markersize": 3.5, "axes.grid": True, "grid.alpha": 0.3}):
+        fig, ax = plt.subplots(figsize=(3.5, 2.5 + 0.15 * len(lines)), constrained_layout=True)
+        for label, rows in lines.items():
+            rows = sorted(rows, key=lambda r: r.snr_db if x == "snr" else _bcr_value(r.bcr))
+            xs = [r.snr_db if x == "snr" else _bcr_value(r.bcr) for r in rows]
+            means = [r.mean for r in rows]
+            line, = ax.plot(xs, means, marker="o", label=label)
+            half = [0.0 if math.isnan(r.ci95) else r.ci95 for r in rows]
+            ax.fill_between(xs, [m - h for m, h in zip(means, half)], [m + h for m, h in zip(means, half)],
+                            color=line.get_color(), alpha=0.15, linewidth=0)
+        if x == "bcr":
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("bandwidth compression ratio k/n")
+        else:
+            ax.set_xlabel("SNR (dB)")
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric) + (" ↓" if metric in LOWER_IS_BETTER else " ↑"))
+        if title:
+            ax.set_title(title)
+        fig.legend(loc="outside lower center", ncol=1, frameon=False)  # below the axes: never over a curve
+        path = Path(path)
+        fmt = path.suffix.lstrip(".").lower() or "png"
+        with atomic_path(path, suffix=f".{fmt}") as tmp:
+            fig.savefig(tmp, dpi=200, format=fmt)
+        plt.close(fig)
+    return path
+
+
+def comparison_grid(originals, rows: list[tuple[str, list, list[str]]], snrs: list[float], path: str | Path) -> Path:
+    """An image grid: the originals on top, then one row per scheme and one column per SNR.
+
+    ``originals``: ``[n, 3, H, W]`` in [0, 1]; ``rows``: ``(scheme label, tiles, captions)``
+    with one tile ``[n, 3, H, W]`` and one caption (e.g. "24.1 dB / 0.29") per SNR.
+    """
+    import torch
+
+    def strip(images) -> "torch.Tensor":
+        return torch.cat(list(images.clamp(0, 1)), dim=2).permute(1, 2, 0).cpu().numpy()  # [H, n W, 3]
+
+    plt = _pyplot()
+    columns = len(snrs)
+    with plt.rc_context({"font.size": 7}):
+        fig, axes = plt.subplots(len(rows) + 1, columns, squeeze=False,
+                                 figsize=(2.2 * columns, 0.9 * (len(rows) + 1)),
+                                 constrained_layout=True)
+        for c in range(columns):
+            axes[0][c].imshow(strip(originals))
+            axes[0][c].set_title("original" if c == 0 else "")
+        for r, (label, tiles, captions) in enumerate(rows, start=1):
+            for c, (tile, caption) in enumerate(zip(tiles, captions)):
+                axes[r][c].imshow(strip(tile))
+                axes[r][c].set_title(f"{label} @ {snrs[c]:g} dB\n{caption}")
+        for ax in axes.flat:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        path = Path(path)
+        fmt = path.suffix.lstrip(".").lower() or "png"
+        with atomic_path(path, suffix=f".{fmt}") as tmp:
+            fig.savefig(tmp, dpi=150, format=fmt)
+        plt.close(fig)
+    return path
