@@ -32,6 +32,18 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: str | Path, dpi: int) -> Path:
+    """Write ``fig`` atomically in the format of the file suffix, then close it."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    try:
+        with atomic_path(path, suffix=f".{fmt}") as tmp:
+            fig.savefig(tmp, dpi=dpi, format=fmt)
+    finally:
+        plt.close(fig)
+    return path
+
+
 def _bcr_value(text: str) -> float:
     return float(Fraction(text)) if text else math.nan
 
@@ -77,12 +89,7 @@ def plot_records(records: list[Record], path: str | Path, *, metric: str = "psnr
         if title:
             ax.set_title(title)
         fig.legend(loc="outside lower center", ncol=1, frameon=False)  # below the axes: never over a curve
-        path = Path(path)
-        fmt = path.suffix.lstrip(".").lower() or "png"
-        with atomic_path(path, suffix=f".{fmt}") as tmp:
-            fig.savefig(tmp, dpi=200, format=fmt)
-        plt.close(fig)
-    return path
+        return _save(plt, fig, path, dpi=200)
 
 
 def comparison_grid(originals, rows: list[tuple[str, list, list[str]]], snrs: list[float], path: str | Path) -> Path:
@@ -112,9 +119,4 @@ def comparison_grid(originals, rows: list[tuple[str, list, list[str]]], snrs: li
         for ax in axes.flat:
             ax.set_xticks([])
             ax.set_yticks([])
-        path = Path(path)
-        fmt = path.suffix.lstrip(".").lower() or "png"
-        with atomic_path(path, suffix=f".{fmt}") as tmp:
-            fig.savefig(tmp, dpi=150, format=fmt)
-        plt.close(fig)
-    return path
+        return _save(plt, fig, path, dpi=150)

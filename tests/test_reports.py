@@ -10,19 +10,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from genjscc.cli import app
-from genjscc.models.deepjscc import DeepJSCC, DeepJSCCConfig
 from genjscc.records import Record, write_records
-from genjscc.weights import save_weights
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    torch.manual_seed(0)
-    model = DeepJSCC(DeepJSCCConfig(channels=8, filters=(4, 4, 4, 4), snr_adaptive=True))
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    return save_weights(path, model.state_dict(), {"kind": "deepjscc", "config": model.config.to_dict()})
 
 
 def _records(model, bcr, offset):
@@ -98,3 +88,18 @@ def test_sweep_config_errors(tmp_path):
     bad.write_text("schemes: [x]\nsnrs: [1]\n")
     result = runner.invoke(app, ["sweep", str(bad)])
     assert result.exit_code == 2 and "unknown sweep setting(s) ['snrs']" in result.output
+
+
+def test_demo_writes_table_grid_and_plots_for_every_shipped_scheme(tmp_path):
+    from genjscc.records import read_records
+    from genjscc.schemes import SCHEMES
+    from genjscc.zoo import ZOO
+
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--snr", "0,10"])
+    assert result.exit_code == 0, result.output
+    records = read_records(tmp_path / "results.csv")
+    shipped = {name for name, entry in ZOO.items() if entry.kind in SCHEMES}
+    assert {r.model for r in records} == shipped and {r.snr_db for r in records} == {0.0, 10.0}
+    for name in ("grid.png", "psnr.png", "lpips.png"):
+        with Image.open(tmp_path / name) as im:
+            assert im.size[0] > 300

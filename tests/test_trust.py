@@ -15,18 +15,10 @@ from typer.testing import CliRunner
 
 from genjscc.cli import app
 from genjscc.images import DataError, load_image, save_image
-from genjscc.models.deepjscc import DeepJSCC, DeepJSCCConfig
+from genjscc.models.deepjscc import DeepJSCC
 from genjscc.weights import WeightsError, save_weights
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    torch.manual_seed(0)
-    model = DeepJSCC(DeepJSCCConfig(channels=8, filters=(4, 4, 4, 4), snr_adaptive=True))
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    return save_weights(path, model.state_dict(), {"kind": "deepjscc", "config": model.config.to_dict()})
 
 
 # ----------------------------------------------------------------------------- image modes
