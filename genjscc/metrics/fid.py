@@ -92,8 +92,6 @@ class FeatureStats:
 
     def save(self, path: str | Path, features: bool = True) -> Path:
         """Write a .npz (``mu``, ``sigma``, ``n`` and optionally ``features``), atomically."""
-        import os
-
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")

@@ -1,0 +1,174 @@
+"""Image data: the embedded photo set, procedural dead leaves, mixes, image folders and CIFAR-10 batches.
+
+Every dataset yields float images ``[3, S, S]`` in [0, 1]. A dataset is named by a spec:
+
+* ``photos`` — real photographs that ship inside the scikit-image and scikit-learn wheels,
+  split by **whole image** (:data:`PHOTO_SPLIT`). Training crops are random squares whose
+  side is drawn log-uniformly between 1/4 and all of the image's short side, resized to
+  S x S, randomly flipped. Test crops are fixed: each test image is resized so its short side
+  is 1, 2 and 4 times S and cut into a grid of S x S tiles (centred).
+* ``folder:PATH`` — every image Pillow reads below PATH (recursive). If PATH has ``train``
+  and ``test`` sub-folders they are the split; otherwise a file goes to ``test`` when a hash
+  of its relative path falls in the last 10 %. Training: random square crop of 80–100 % of
+  the short side, resized, flipped; test: the centred square, resized.
+* ``cifar10:PATH`` — the CIFAR-10 python batches (``data_batch_1..5``, ``test_batch``).
+
+* ``deadleaves`` — procedural images (:mod:`genjscc.procedural`); ``A+B@f`` — mixes.
+
+Training datasets are map-style and deterministic: item ``i`` is drawn from a generator
+seeded by ``(seed, i)``, so a resumed run sees the same crops. Modules: :mod:`.photos`,
+:mod:`.files` (folders, CIFAR-10), :mod:`.datasets` (crops, fixed lists, mixes),
+:mod:`.sampling` (the resumable stream), :mod:`.transforms`; this module names datasets by spec.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from genjscc.data.datasets import CropDataset, FixedDataset, MixedDataset
+from genjscc.data.files import CifarDataset, FolderImages, load_cifar10
+from genjscc.data.photos import PHOTO_SPLIT, Split, grid_crops, photo_images, photo_palette
+from genjscc.data.sampling import StreamSampler
+from genjscc.data.transforms import centre_square
+from genjscc.images import DataError, load_image, save_image
+
+__all__ = [
+    "PHOTO_SPLIT", "load_dataset", "load_image", "save_image", "photo_images", "photo_palette", "grid_crops",
+    "CropDataset", "FixedDataset", "MixedDataset", "FolderImages", "load_cifar10", "DataError", "stack",
+    "training_mean_image", "crop_pool", "StreamSampler",
+]
+
+
+def load_dataset(
+    spec: str,
+    split: Split,
+    size: int,
+    *,
+    seed: int = 0,
+    length: int = 50_000,
+    limit: int | None = None,
+    skip_bad: bool = False,
+    resize_small: bool = False,
+) -> Dataset:
+    """Dataset named by ``spec`` (see module doc) yielding ``[3, size, size]`` in [0, 1].
+
+    ``length`` is the number of distinct random crops of a cropping training set;
+    ``limit`` keeps only the first images of a test set. ``skip_bad`` / ``resize_small``
+    (folders): skip unreadable files / upscale images smaller than ``size`` instead of failing.
+    """
+    if limit is not None and limit < 1:
+        raise DataError(f"--limit must be at least 1, got {limit}")
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if size < 8 or size % 8:
+        raise DataError(f"size must be a multiple of 8 and at least 8, got {size}")
+    if "+" in spec and not spec.startswith(("folder:", "cifar10:")):
+        return _mixed(spec, split, size, seed=seed, length=length, limit=limit, skip_bad=skip_bad,
+                      resize_small=resize_small)
+    kind, _, arg = spec.partition(":")
+    if kind == "deadleaves":
+        from genjscc.procedural import DeadLeaves
+
+        if split == "train":
+            return DeadLeaves(size, length, seed=seed, palette=photo_palette())
+        count = PROCEDURAL_TEST_IMAGES if limit is None else min(limit, PROCEDURAL_TEST_IMAGES)
+        return DeadLeaves(size, count, seed=
+
+
+PROCEDURAL_TEST_SEED, palette=photo_palette())
+    if kind == "photos":
+        if split == "train":
+            return CropDataset(photo_images("train"), size, length=length, seed=seed)
+        crops = [c for im in photo_images("test") for c in grid_crops(im, size)]
+        return FixedDataset(crops[:limit])
+    if kind == "folder":
+        if not arg:
+            raise DataError("folder datasets are written folder:PATH")
+        images = FolderImages(arg, size, skip_bad=skip_bad, resize_small=resize_small).split(split)
+        if split == "train":
+            return CropDataset(images, size, length=length, seed=seed, min_fraction=0.8)
+        return FixedDataset([centre_square(im.load(), size) for im in images[:limit]])
+    if kind == "cifar10":
+        if not arg:
+            raise DataError("CIFAR-10 datasets are written cifar10:PATH")
+        data = load_cifar10(arg, split)
+        if limit is not None:
+            data = data[:limit]
+        return CifarDataset(data, size, seed if split == "train" else None)
+    raise DataError(f"unknown dataset {spec!r}; use photos, deadleaves, folder:PATH, cifar10:PATH "
+                    "or a mix such as photos+deadleaves@0.5")
+
+
+PROCEDURAL_TEST_SEED = 1_000_000  # procedural test images come from seeds no training run uses
+PROCEDURAL_TEST_IMAGES = 256
+DEFAULT_MIX_FRACTION = 0.5
+
+
+def _mixed(spec: str, split: Split, size: int, **options) -> Dataset:
+    """``A+B`` or ``A+B@f``: training items from B with probability f (default 0.5), else from A.
+
+    The test split of a mix is A's: procedural data trains, real images test.
+    """
+    body, _, fraction_text = spec.rpartition("@") if "@" in spec else (spec, "", "")
+    first, _, second = body.partition("+")
+    if not first or not second or "+" in second:
+        raise DataError(f"a data mix is written A+B or A+B@FRACTION (e.g. photos+deadleaves@0.5), got {spec!r}")
+    try:
+        fraction = float(fraction_text) if fraction_text else DEFAULT_MIX_FRACTION
+    except ValueError:
+        raise DataError(f"cannot read the mix fraction in {spec!r}: write e.g. photos+deadleaves@0.3") from None
+    if not 0 <= fraction <= 1:
+        raise DataError(f"the mix fraction in {spec!r} must lie in [0, 1]")
+    a = load_dataset(first, split, size, **options)
+    if split == "test":
+        return a
+    b = load_dataset(second, split, size, **options)
+    return MixedDataset(a, b, fraction, seed=options.get("seed", 0))
+
+
+def stack(dataset: Dataset, limit: int | None = None) -> Tensor:
+    """All (or the first ``limit``) items of a dataset as one tensor ``[N, 3, S, S]``."""
+    n = len(dataset) if limit is None else min(limit, len(dataset))
+    return torch.stack([dataset[i] for i in range(n)])
+
+
+MEAN_IMAGE_CROPS = 2000
+
+
+@lru_cache(maxsize=8)
+def _mean_square(spec: str, size: int) -> Tensor:
+    return stack(load_dataset(spec, "train", size, length=MEAN_IMAGE_CROPS)).mean(dim=0)
+
+
+def training_mean_image(spec: str, height: int, width: int) -> Tensor:
+    """Mean of 2000 training crops of dataset ``spec``: ``[3, H, W]`` in [0, 1] (cached per process).
+
+    Crops are squares of side max(H, W), resized to H x W when the image is not square. The
+    separation baselines send this image when a file does not fit or is lost.
+    """
+    side = max(height, width)
+    side = side + (-side) % 8  # datasets crop to multiples of 8
+    mean = _mean_square(spec, side)
+    if (height, width) != (side, side):
+        mean = F.interpolate(mean.unsqueeze(0), size=(height, width), mode="bilinear", antialias=True,
+                             align_corners=False).squeeze(0)
+    return mean
+
+
+def crop_pool(spec: str, size: int, count: int, *, seed: int = 0, workers: int = 0, **options) -> FixedDataset:
+    """A fixed pool of ``count`` training crops, stored as uint8 ``[3, S, S]`` (4x less memory than float).
+
+    Items are uint8; a training step converts them (``x / 255``). Built once, in parallel when
+    ``workers > 0``; a pool is fast where crops are the bottleneck (GPU training).
+    """
+    from torch.utils.data import DataLoader
+
+    source = load_dataset(spec, "train", size, seed=seed, length=count, **options)
+    loader = DataLoader(source, batch_size=256, num_workers=workers)
+    crops = torch.cat([(b * 255).round().to(torch.uint8) for b in loader])
+    return FixedDataset(list(crops))
