@@ -157,6 +157,7 @@ def deepjscc_card(meta: dict, metrics_table: str = "") -> str:
         + (f", {t['wall_time_s_total']} s in all" if "wall_time_s_total" in t else "")
         + f", on {t['hardware']}, torch {t['torch']}",
         f"- Command: `{t['command']}`",
+        *[f"- Resumed with: `{c}`" for c in t.get("commands", [])[1:]],
     ]
     if metrics_table:
         lines += ["", "## Measured", "", metrics_table]
