@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -34,7 +35,9 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
         raise
 
 
+@lru_cache(maxsize=1)
 def _file_mode() -> int:
+    """``0o666 & ~umask`` (read once: reading the umask means setting it)."""
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask

@@ -36,7 +36,7 @@ from genjscc.records import (  # noqa: F401  (re-exported: the record schema liv
 )
 from genjscc.schemes import Scheme
 
-__all__ = ["Record", "evaluate", "prepare_scheme", "folder_features", "run_sweep", "sweep_points", "read_store", "records_to_csv", "records_to_json", "records_table", "write_records", "mean_ci95"]
+__all__ = ["Record", "evaluate", "send", "prepare_scheme", "folder_features", "run_sweep", "sweep_points", "read_store", "records_to_csv", "records_to_json", "records_table", "write_records", "mean_ci95"]
 
 def mean_ci95(values: Tensor) -> tuple[float, float]:
     """Mean and half-width of the 95 % t-interval of ``values [n]``."""
@@ -61,6 +61,20 @@ def prepare_scheme(scheme: Scheme, data: str, height: int, width: int) -> Scheme
 
         scheme.use_training_mean(training_mean_image(data, height, width))
     return scheme
+
+
+def send(scheme: Scheme, images: Tensor, channel: Channel, snr_db: float | Tensor, *,
+         generator: torch.Generator | None = None) -> Tensor:
+    """``scheme.transmit`` checked: reconstructions ``[B, 3, H, W]`` clamped to [0, 1].
+
+    A non-finite output (NaN or inf weights, a diverged model) is a ``ValueError``, never a
+    silently clamped image.
+    """
+    recon = scheme.transmit(images, channel, snr_db, generator=generator)
+    if not torch.isfinite(recon).all():
+        raise ValueError(f"{scheme.label} produced NaN or infinite values: its weights are corrupt or it diverged; "
+                         "retrain it or use another model")
+    return recon.clamp(0, 1)
 
 
 def evaluate(
@@ -117,11 +131,7 @@ def evaluate(
         for start in range(0, images.shape[0], batch_size):
             batch = images[start : start + batch_size].to(scheme.device)
             g = torch.Generator(device=scheme.device).manual_seed(_noise_seed(seed, snr, start))
-            recon = scheme.transmit(batch, channel, float(snr), generator=g)
-            if not torch.isfinite(recon).all():
-                raise ValueError(f"{scheme.label} produced NaN or infinite values at {snr:g} dB: its weights are "
-                                 "corrupt or it diverged; retrain it or use another model")
-            recon = recon.clamp(0, 1)
+            recon = send(scheme, batch, channel, float(snr), generator=g)
             with torch.no_grad():
                 for m in names:
                     values[m].append(PER_IMAGE_METRICS[m](recon, batch).float().cpu())

@@ -13,7 +13,7 @@ import torch
 
 from genjscc.cli.app import fail
 
-__all__ = ["check_device", "check_output", "check_at_least", "check_finite_output"]
+__all__ = ["check_device", "check_output", "check_at_least"]
 
 
 def check_device(device: str) -> str:
@@ -52,9 +52,3 @@ def check_output(path: Path, option: str = "-o", inputs: tuple[Path, ...] = ()) 
         if path.exists() and Path(source).exists() and os.path.samefile(path, source):
             raise fail(f"{option} {path} is the input file; refusing to overwrite it, choose another output name")
     return path
-
-
-def check_finite_output(images: torch.Tensor, model: str) -> None:
-    if not torch.isfinite(images).all():
-        raise fail(f"{model} produced NaN or infinite values: its weights are corrupt or it diverged; "
-                   "retrain it or use another model")

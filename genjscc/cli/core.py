@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from genjscc.cli.app import app, fail, zoo_app
-from genjscc.cli.checks import check_at_least, check_device, check_finite_output, check_output
+from genjscc.cli.checks import check_at_least, check_device, check_output
 from genjscc.cli.options import CONFIG_HELP, SET_HELP, scheme_options
 
 SNR_HELP = "SNR in dB (complex AWGN: noise variance P/10^(SNR/10) per symbol)"
@@ -31,7 +31,7 @@ def parse_snr_list(text: str) -> list[float]:
     return values
 
 
-def _channel(name: str, csi: str):
+def open_channel(name: str, csi: str):
     from genjscc.channel import build_channel
 
     try:
@@ -40,8 +40,8 @@ def _channel(name: str, csi: str):
         raise fail(str(exc)) from None
 
 
-def _scheme(model: str, device: str, options: dict, data: str, height: int, width: int):
-    """Build the scheme and give it what it needs of the data (the training mean image)."""
+def open_scheme(model: str, device: str, options: dict, data: str, height: int, width: int):
+    """Build the scheme and give it what it needs of the data (the training mean image); errors exit 2."""
     from genjscc.evaluate import prepare_scheme
     from genjscc.schemes import build_scheme
 
@@ -70,25 +70,24 @@ def transmit(
     import torch
 
     from genjscc.data import DataError, load_image, save_image
+    from genjscc.evaluate import send
     from genjscc.metrics import psnr
 
     check_device(device)
     parse_snr_list(str(snr))
     check_output(output, "-o", inputs=(image,))
-    link = _channel(channel, csi)
+    link = open_channel(channel, csi)
     try:
         x = load_image(image).unsqueeze(0)
     except DataError as exc:
         raise fail(str(exc)) from None
-    scheme = _scheme(model, device, scheme_options(set_, config), "photos", x.shape[-2], x.shape[-1])
+    scheme = open_scheme(model, device, scheme_options(set_, config), "photos", x.shape[-2], x.shape[-1])
     try:
         scheme.check_size(x.shape[-2], x.shape[-1])
         g = torch.Generator(device=scheme.device).manual_seed(seed)
-        y = scheme.transmit(x, link, snr, generator=g).cpu()
+        y = send(scheme, x.to(scheme.device), link, snr, generator=g).cpu()
     except ValueError as exc:
         raise fail(str(exc)) from None
-    check_finite_output(y, model)
-    y = y.clamp(0, 1)
     try:
         save_image(y[0], output)
     except ValueError as exc:
@@ -141,7 +140,7 @@ def evaluate(
     check_at_least("--batch-size", batch_size)
     check_at_least("--limit", limit)
     check_device(device)
-    link = _channel(channel, csi)
+    link = open_channel(channel, csi)
     if out is not None:
         check_output(out, "--out")
     options = scheme_options(set_, config)
@@ -149,7 +148,7 @@ def evaluate(
         images = stack(load_dataset(data, "test", size, limit=limit, skip_bad=skip_bad, resize_small=resize_small))
     except (DataError, ValueError) as exc:
         raise fail(str(exc)) from None
-    scheme = _scheme(model, device, options, data, size, size)
+    scheme = open_scheme(model, device, options, data, size, size)
     try:
         records = run(
             scheme, images, link, snrs, data=data, metrics=[m.strip() for m in metrics.split(",")],
@@ -199,7 +198,7 @@ def demo(
 
     from genjscc.channel import AWGN
     from genjscc.data import load_dataset, stack
-    from genjscc.evaluate import evaluate as run, records_table, write_records
+    from genjscc.evaluate import evaluate as run, records_table, send, write_records
     from genjscc.images import save_image
     from genjscc.schemes import SCHEMES, build_scheme
     from genjscc.zoo import ZOO
@@ -216,7 +215,7 @@ def demo(
         records += run(scheme, images, AWGN(), snrs, batch_size=128)
         for s in snrs:
             g = torch.Generator().manual_seed(0)
-            rows.append(scheme.transmit(images[:8], AWGN(), s, generator=g).clamp(0, 1))
+            rows.append(send(scheme, images[:8], AWGN(), s, generator=g))
     Console(width=max(Console().width, 150)).print(records_table(records))
     write_records(records, out / "results.csv")
     grid = torch.cat([torch.cat(list(row), dim=2) for row in rows], dim=1)

@@ -21,6 +21,7 @@ from typing import Callable, Optional
 import typer
 
 from genjscc.cli.app import fail
+from genjscc.train.args import flag_name
 
 __all__ = ["training_command", "scheme_options", "command_line", "SET_HELP", "CONFIG_HELP"]
 
@@ -32,15 +33,11 @@ def command_line() -> str:
     return "genjscc " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def _parameters(cls, hints: dict, defaults: dict) -> list[inspect.Parameter]:
     params = []
     for f in fields(cls):
         default = defaults.get(f.name, f.default if f.default is not MISSING else f.default_factory())
-        flags = f.metadata.get("flags") or (_flag(f.name),)
+        flags = f.metadata.get("flags") or (flag_name(f.name),)
         if hints[f.name] is bool and "/" not in flags[0]:
             flags = (f"{flags[0]}/--no-{flags[0][2:]}",)
         info = typer.Option(default, *flags, help=f.metadata.get("help", ""))
@@ -92,7 +89,7 @@ def training_command(app: typer.Typer, name: str, args_cls, train: Callable, *, 
                 try:
                     arg_values[key] = str(resolve_model(arg_values[key]))
                 except FileNotFoundError as exc:
-                    raise fail(f"--{key.replace('_', '-')}: {exc}") from None
+                    raise fail(f"{flag_name(key)}: {exc}") from None
         from genjscc.train.common import TrainingInterrupted
 
         try:

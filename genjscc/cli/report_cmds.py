@@ -61,8 +61,9 @@ def grid(
     """The same test images through several schemes at chosen SNRs; each tile labelled PSNR / LPIPS."""
     import torch
 
-    from genjscc.cli.core import _channel, _scheme, parse_snr_list
+    from genjscc.cli.core import open_channel, open_scheme, parse_snr_list
     from genjscc.data import DataError, load_dataset, stack
+    from genjscc.evaluate import send
     from genjscc.metrics import lpips_alex, psnr
     from genjscc.plots import comparison_grid
 
@@ -70,19 +71,22 @@ def grid(
     check_at_least("-n", n)
     check_device(device)
     check_output(output, "-o")
-    link = _channel(channel, "mmse")
+    link = open_channel(channel, "mmse")
     try:
         images = stack(load_dataset(data, "test", size, limit=n))
     except (DataError, ValueError) as exc:
         raise fail(str(exc)) from None
     rows = []
     for spec in schemes:
-        scheme = _scheme(spec, device, {}, data, size, size)
+        scheme = open_scheme(spec, device, {}, data, size, size)
         tiles, captions = [], []
         for s in snrs:
+            g = torch.Generator(device=scheme.device).manual_seed(seed)
+            try:
+                out = send(scheme, images.to(scheme.device), link, s, generator=g)
+            except ValueError as exc:
+                raise fail(str(exc)) from None
             with torch.no_grad():
-                out = scheme.transmit(images.to(scheme.device), link, s,
-                                      generator=torch.Generator(device=scheme.device).manual_seed(seed)).clamp(0, 1)
                 target = images.to(out.device)
                 captions.append(f"{psnr(out, target).mean():.1f} dB / LPIPS {lpips_alex(out, target).mean():.3f}")
             tiles.append(out.cpu())

@@ -109,8 +109,9 @@ class MixedDataset(Dataset):
 
     def __getitems__(self, indices: list[int]) -> list[Tensor]:
         out: list[Tensor | None] = [None] * len(indices)
+        sources = [self._source(i) for i in indices]  # one hash per item
         for source in (self.first, self.second):
-            mine = [(k, i) for k, i in enumerate(indices) if self._source(i) is source]
+            mine = [(k, i) for k, (i, s) in enumerate(zip(indices, sources)) if s is source]
             if not mine:
                 continue
             if hasattr(source, "__getitems__"):

@@ -35,24 +35,21 @@ __all__ = [
 
 def scheme_kind(spec: str) -> tuple[str, Path | None]:
     """(kind, weight path or None) of a scheme kind, zoo name or weight path."""
-    if spec in SCHEMES and spec not in ZOO:
-        return spec, None
-    if not Path(spec).expanduser().exists() and spec not in ZOO:
+    if spec not in ZOO and (spec in SCHEMES or not Path(spec).expanduser().exists()):
         try:
-            scheme_builder(spec)  # an entry-point scheme not loaded yet
+            scheme_builder(spec)  # a registered kind, or one an entry point provides
             return spec, None
         except ValueError:
-            pass
+            pass  # not a kind: resolve_model below says what is missing
     path = resolve_model(spec)
-    kind = read_metadata(path).get("kind")
-    if kind not in SCHEMES:
-        try:
-            scheme_builder(str(kind))
-        except ValueError:
-            raise ValueError(
-                f"{path} holds a {kind!r} model, which is not a transmission scheme ({', '.join(sorted(SCHEMES))})"
-            ) from None
-    return str(kind), path
+    kind = str(read_metadata(path).get("kind"))
+    try:
+        scheme_builder(kind)
+    except ValueError:
+        raise ValueError(
+            f"{path} holds a {kind!r} model, which is not a transmission scheme ({', '.join(sorted(SCHEMES))})"
+        ) from None
+    return kind, path
 
 
 def build_scheme(spec: str, **options) -> Scheme:

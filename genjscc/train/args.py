@@ -15,7 +15,12 @@ from genjscc.models.deepjscc import DeepJSCCConfig
 from genjscc.models.stylegan2 import DiscriminatorConfig, GeneratorConfig
 from genjscc.train.augment import DiffAugment
 
-__all__ = ["option", "TrainerOptions", "parse_duration", "parse_snr_spec", "DeepJSCCTrainArgs", "StyleGAN2TrainArgs"]
+__all__ = ["flag_name", "option", "TrainerOptions", "parse_duration", "parse_snr_spec", "DataArgs", "DeepJSCCTrainArgs", "StyleGAN2TrainArgs"]
+
+
+def flag_name(field_name: str) -> str:
+    """The command-line flag of an argument field: ``batch_size`` -> ``--batch-size``."""
+    return "--" + field_name.replace("_", "-")
 
 
 def option(default, help: str, *flags: str, names_model: bool = False):
@@ -79,12 +84,22 @@ def parse_snr_spec(snr: str | float) -> tuple[float, float]:
 
 
 @dataclass
-class DeepJSCCTrainArgs:
-    """What ``genjscc train deepjscc`` trains (recorded in run.json and the model card)."""
+class DataArgs:
+    """The training data of every trainer (the first flags of each ``genjscc train`` command)."""
 
     data: str = option("photos", "photos | folder:PATH | cifar10:PATH")
     skip_bad: bool = option(False, "folder data: skip unreadable image files (counted) instead of failing")
     resize_small: bool = option(False, "folder data: upscale images smaller than --size instead of failing")
+
+    def data_options(self) -> dict:
+        """Keyword options of :func:`genjscc.data.load_dataset` for folder data."""
+        return {"skip_bad": self.skip_bad, "resize_small": self.resize_small}
+
+
+@dataclass
+class DeepJSCCTrainArgs(DataArgs):
+    """What ``genjscc train deepjscc`` trains (recorded in run.json and the model card)."""
+
     size: int = option(64, "training crop side (px)")
     bcr: str = option("1/48", "bandwidth compression ratio k/n, e.g. 1/12")
     channel: str = option("awgn", "awgn | rayleigh | fast-rayleigh")
@@ -117,9 +132,6 @@ class DeepJSCCTrainArgs:
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
 
-    def data_options(self) -> dict:
-        return {"skip_bad": self.skip_bad, "resize_small": self.resize_small}
-
     def model_config(self) -> DeepJSCCConfig:
         return DeepJSCCConfig(
             channels=bcr_to_channels(self.bcr, self.size, self.size, self.downsample),
@@ -132,12 +144,9 @@ class DeepJSCCTrainArgs:
 
 
 @dataclass
-class StyleGAN2TrainArgs:
+class StyleGAN2TrainArgs(DataArgs):
     """What ``genjscc train stylegan2`` trains (recorded in run.json and the model card)."""
 
-    data: str = option("photos", "photos | folder:PATH | cifar10:PATH")
-    skip_bad: bool = option(False, "folder data: skip unreadable image files (counted) instead of failing")
-    resize_small: bool = option(False, "folder data: upscale images smaller than --size instead of failing")
     size: int = option(64, "image side (a power of two >= 8)")
     batch_size: int = option(32, "real images per iteration (per device)")
     z_dim: int = option(256, "latent z dimension")
@@ -171,9 +180,6 @@ class StyleGAN2TrainArgs:
         DiffAugment(self.augment)  # checks the policy
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
-
-    def data_options(self) -> dict:
-        return {"skip_bad": self.skip_bad, "resize_small": self.resize_small}
 
     def generator_config(self) -> GeneratorConfig:
         return GeneratorConfig(img_resolution=self.size, z_dim=self.z_dim, w_dim=self.w_dim, mapping_layers=self.mapping_layers,

@@ -42,7 +42,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 from genjscc.atomic import atomic_path, atomic_write_text
-from genjscc.train.args import TrainerOptions, parse_duration
+from genjscc.train.args import TrainerOptions, flag_name, parse_duration
 
 __all__ = [
     "TrainerOptions", "TrainingJob", "TrainingInterrupted", "RunControl", "AppendingCSVLogger", "checkpoint_iterations", "run_training", "make_trainer", "prepare_run_dir",
@@ -204,10 +204,6 @@ def recorded_args(run_dir: Path) -> dict:
         raise ValueError(f"{record} is not a readable run record: {exc}") from None
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def prepare_run_dir(run_dir: Path, args: dict, resume: bool, session_fields: tuple[str, ...] = ()) -> tuple[dict, Path | None]:
     """Check a run folder; returns (arguments to use, checkpoint to resume from). Writes nothing.
 
@@ -229,11 +225,11 @@ def prepare_run_dir(run_dir: Path, args: dict, resume: bool, session_fields: tup
     free = set(session_fields) | {"command"}
     changed = sorted(k for k, v in args.items() if k not in free and k in saved and saved[k] != v)
     if changed:
-        was = " ".join(f"{_flag(k)} {saved[k]}" for k in changed)
-        now = " ".join(f"{_flag(k)} {args[k]}" for k in changed)
+        was = " ".join(f"{flag_name(k)} {saved[k]}" for k in changed)
+        now = " ".join(f"{flag_name(k)} {args[k]}" for k in changed)
         raise ValueError(
             f"--resume: the run in {run_dir} was made with {was}, this command gives {now}; model arguments "
-            f"cannot change when resuming (only {', '.join(_flag(k) for k in sorted(session_fields)) or 'none'}, "
+            f"cannot change when resuming (only {', '.join(flag_name(k) for k in sorted(session_fields)) or 'none'}, "
             "--steps, --max-time and the Lightning flags may): drop them, or start a new run with another --out"
         )
     merged = {**args, **{k: v for k, v in saved.items() if k not in free}}
@@ -254,13 +250,13 @@ def checkpoint_iterations(path: Path) -> int:
     return int(state.get("callbacks", {}).get("RunControl", {}).get("iterations", 0))
 
 
-def _record_session(run_dir: Path, session: dict) -> float:
-    """Append a session to ``run.json``; returns the total wall time of all sessions (s)."""
+def _record_session(run_dir: Path, session: dict) -> list[dict]:
+    """Append a session to ``run.json``; returns every session recorded so far."""
     record = Path(run_dir) / "run.json"
     data = json.loads(record.read_text()) if record.exists() else {}
     data.setdefault("sessions", []).append(session)
     atomic_write_text(record, json.dumps(data, indent=2))
-    return sum(s.get("wall_time_s", 0.0) for s in data["sessions"])
+    return data["sessions"]
 
 
 def make_trainer(run_dir: Path, options: TrainerOptions, callbacks: list | None = None, val_every: int | None = None):
@@ -360,11 +356,11 @@ def run_training(job: TrainingJob, out: Path, options: TrainerOptions, *, resume
         wall = time.time() - started
         save_checkpoint(trainer, out)
     iterations_now = control.iterations - control.session_start_iteration
-    total = 0.0
+    sessions: list[dict] = []
     if trainer.global_rank == 0:
-        total = _record_session(out, {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
-                                      "wall_time_s": round(wall, 1), "iterations": iterations_now, "command": command,
-                                      "interrupted_by": signal.Signals(control.stop_signal).name if control.stop_signal else None})
+        sessions = _record_session(out, {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+                                         "wall_time_s": round(wall, 1), "iterations": iterations_now, "command": command,
+                                         "interrupted_by": signal.Signals(control.stop_signal).name if control.stop_signal else None})
     if control.stop_signal is not None:
         raise TrainingInterrupted(
             f"{signal.Signals(control.stop_signal).name}: stopped after iteration {control.iterations} of {options.steps}; "
@@ -372,7 +368,6 @@ def run_training(job: TrainingJob, out: Path, options: TrainerOptions, *, resume
         )
     if trainer.global_rank != 0:
         return out / "model.safetensors"
-    sessions = json.loads((out / "run.json").read_text()).get("sessions", [])
     info = {
         "command": sessions[0]["command"] if sessions else command,
         "commands": [s["command"] for s in sessions],
@@ -380,7 +375,7 @@ def run_training(job: TrainingJob, out: Path, options: TrainerOptions, *, resume
         "torch": torch.__version__,
         "iterations": control.iterations,
         "wall_time_s_last_session": round(wall, 1),
-        "wall_time_s_total": round(total, 1),
+        "wall_time_s_total": round(sum(s.get("wall_time_s", 0.0) for s in sessions), 1),
         "iterations_per_s_last_session": round(iterations_now / max(wall, 1e-9), 2),
         "world_size": trainer.world_size,
     }
