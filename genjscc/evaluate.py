@@ -119,32 +119,39 @@ def evaluate(
     bcr_text = str(bcr) if bcr is not None else ""
     records = []
 
-    def record(snr: float, metric: str, mean: float, ci95: float) -> Record:
+    def record(output: tuple[str, str], snr: float, metric: str, mean: float, ci95: float) -> Record:
+        kind, label = output
         return Record(
-            scheme.kind, scheme.label, data, int(height), bcr_text, channel.describe(), float(snr), metric, mean, ci95,
+            kind, label, data, int(height), bcr_text, channel.describe(), float(snr), metric, mean, ci95,
             images.shape[0],
         )
 
     for snr in snrs_db:
-        values: dict[str, list[Tensor]] = {m: [] for m in names}
-        features: list[Tensor] = []
+        # the scheme's output, then its stage outputs (same images, same channel draws: paired)
+        values: dict[tuple[str, str], dict[str, list[Tensor]]] = {}
+        features: dict[tuple[str, str], list[Tensor]] = {}
         for start in range(0, images.shape[0], batch_size):
             batch = images[start : start + batch_size].to(scheme.device)
             g = torch.Generator(device=scheme.device).manual_seed(_noise_seed(seed, snr, start))
             recon = send(scheme, batch, channel, float(snr), generator=g)
-            with torch.no_grad():
-                for m in names:
-                    values[m].append(PER_IMAGE_METRICS[m](recon, batch).float().cpu())
-            if set_names:
-                features.append(inception_features(recon))
+            outputs = {(scheme.kind, scheme.label): recon}
+            stages = getattr(scheme, "stage_outputs", {})  # schemes that skip Scheme.__init__ have none
+            outputs.update({(kind, label): out.clamp(0, 1) for label, (kind, out) in stages.items()})
+            for key, out in outputs.items():
+                with torch.no_grad():
+                    for m in names:
+                        values.setdefault(key, {}).setdefault(m, []).append(PER_IMAGE_METRICS[m](out, batch).float().cpu())
+                if set_names:
+                    features.setdefault(key, []).append(inception_features(out))
             if progress is not None:
                 progress(snr, start + batch.shape[0], images.shape[0])
-        for m in names:
-            records.append(record(snr, m, *mean_ci95(torch.cat(values[m]))))
-        if set_names:
-            stats = FeatureStats.from_features(torch.cat(features).numpy())
-            for m, value in set_metric_values(set_names, reference, stats).items():
-                records.append(record(snr, m, value, float("nan")))
+        for key in values or features:
+            for m in names:
+                records.append(record(key, snr, m, *mean_ci95(torch.cat(values[key][m]))))
+            if set_names:
+                stats = FeatureStats.from_features(torch.cat(features[key]).numpy())
+                for m, value in set_metric_values(set_names, reference, stats).items():
+                    records.append(record(key, snr, m, value, float("nan")))
     return records
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 import torch
 from safetensors import SafetensorError
@@ -57,6 +58,22 @@ def load_weights(path: str | Path, kind: str | None = None) -> tuple[dict[str, t
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(f"{path} is not a readable safetensors file: {exc}") from None
     return tensors, meta
+
+
+def load_model(path: str | Path, kind: str, build: Callable[[dict], torch.nn.Module], name: str) -> torch.nn.Module:
+    """A network (eval mode, ``.metadata`` set) from a weight file of ``kind``: ``build(meta["config"])``
+    makes it and the tensors load into it; every way this fails is a :class:`WeightsError` naming the file."""
+    tensors, meta = load_weights(path, kind=kind)
+    try:
+        model = build(meta["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WeightsError(f"{path}: bad {name} config in its metadata: {exc}") from None
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as exc:
+        raise WeightsError(f"{path}: tensors do not match the {name} config: {exc}") from None
+    model.metadata = meta
+    return model.eval()
 
 
 def read_metadata(path: str | Path) -> dict:

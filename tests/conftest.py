@@ -12,6 +12,12 @@ def _seed():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Disk caches (the separation fallback's mean image) go to a folder of the test session, not ~/.cache."""
+    monkeypatch.setenv("GENJSCC_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     """A tiny SNR-adaptive DeepJSCC (BCR 1/48 at f = 8) saved as a weight file: a model for CLI tests."""
@@ -22,3 +28,20 @@ def tiny_model(tmp_path_factory):
     model = DeepJSCC(DeepJSCCConfig(channels=8, filters=(4, 4, 4, 4), snr_adaptive=True))
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
     return save_weights(path, model.state_dict(), {"kind": "deepjscc", "config": model.config.to_dict()})
+
+
+TINY_PRIOR_CONFIG = dict(img_resolution=16, z_dim=32, w_dim=32, channel_base=256, channel_max=32, mapping_layers=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_prior(tmp_path_factory):
+    """A tiny random StyleGAN2 generator (16x16, w 32) saved as a project weight file: a prior for tests."""
+    from genjscc.models.stylegan2 import Generator, GeneratorConfig
+    from genjscc.weights import save_weights
+
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(**TINY_PRIOR_CONFIG))
+    with torch.no_grad():  # a w_avg as training would track it
+        G.mapping.w_avg.copy_(G.mapping(torch.randn(256, G.z_dim))[:, 0].mean(0))
+    path = tmp_path_factory.mktemp("prior") / "tiny-prior.safetensors"
+    return save_weights(path, G.state_dict(), {"kind": "stylegan2", "config": G.config.to_dict()})

@@ -17,6 +17,8 @@ from genjscc.train.args import DeepJSCCTrainArgs, StyleGAN2TrainArgs, TrainerOpt
 from genjscc.train.common import RunControl, TrainingInterrupted
 from genjscc.train.deepjscc import train_deepjscc
 from genjscc.train.stylegan2 import train_stylegan2
+from genjscc.train.generative import train_generative
+from genjscc.train.args import GenerativeJSCCTrainArgs
 
 DEEPJSCC = dict(size=16, batch_size=4, filters="4,4,4,4", bcr="1/12", snr="-5,10", snr_adaptive=True, lpips_weight=0.0)
 STYLEGAN2 = dict(size=16, batch_size=4, z_dim=16, w_dim=16, mapping_layers=1, channel_base=64, channel_max=16,
@@ -71,6 +73,20 @@ def test_stylegan2_resume_equals_uninterrupted(tmp_path, monkeypatch):
         with pytest.raises(TrainingInterrupted, match="iteration 3 of 5"):
             train_stylegan2(args, tmp_path / "run", _options(5))
     resumed = train_stylegan2(args, tmp_path / "run", _options(5), resume=True)
+    assert _same(reference, resumed)
+
+
+def test_generative_resume_equals_uninterrupted(tmp_path, monkeypatch, tiny_prior):
+    """Through the frozen warm-up and into fine-tuning, with the adversarial term on."""
+    args = GenerativeJSCCTrainArgs(prior=str(tiny_prior), data=f"prior:{tiny_prior}", size=16, bcr="1/12", downsample=4,
+                                   width=32, blocks=1, inject_resolution=8, lpips_weight=0.0, batch_size=4,
+                                   freeze_synthesis=2, adversarial_weight=0.1, sample_every=0)
+    reference = train_generative(args, tmp_path / "reference", _options(5))
+    with monkeypatch.context() as m:
+        _stop_at(m, 3, "sigint")
+        with pytest.raises(TrainingInterrupted, match="iteration 3 of 5"):
+            train_generative(args, tmp_path / "run", _options(5))
+    resumed = train_generative(args, tmp_path / "run", _options(5), resume=True)
     assert _same(reference, resumed)
 
 

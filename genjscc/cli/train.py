@@ -1,4 +1,4 @@
-"""``genjscc train deepjscc`` and ``genjscc train stylegan2``: options come from the trainers'
+"""``genjscc train deepjscc``, ``train stylegan2`` and ``train generative``: options come from the trainers'
 argument dataclasses (:mod:`genjscc.train.args`); Lightning is imported only when a command runs."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from genjscc.cli.app import train_app
 from genjscc.cli.options import training_command
-from genjscc.train.args import DeepJSCCTrainArgs, StyleGAN2TrainArgs
+from genjscc.train.args import DeepJSCCTrainArgs, GenerativeJSCCTrainArgs, StyleGAN2TrainArgs
 from genjscc.zoo import resolve_model
 
 
@@ -32,4 +32,18 @@ training_command(
     train_app, "stylegan2", StyleGAN2TrainArgs, _train_stylegan2, out=Path("runs/stylegan2"),
     defaults={"steps": 10_000, "checkpoint_every": 1000}, resolve_model=resolve_model,
     help="Train a StyleGAN2 (logistic loss, lazy R1, EMA, DiffAugment); exports RUN/model.safetensors (EMA generator).",
+)
+
+
+def _train_generative(*args, **kwargs):
+    from genjscc.train.generative import train_generative
+
+    return train_generative(*args, **kwargs)
+
+
+training_command(
+    train_app, "generative", GenerativeJSCCTrainArgs, _train_generative, out=Path("runs/generative"),
+    defaults={"steps": 2000, "checkpoint_every": 250}, resolve_model=resolve_model,
+    help="Train a GenerativeJSCC (encoder + StyleGAN2-synthesis decoder) end to end through the channel with "
+         "MSE + λ·LPIPS (optionally + a GAN term); exports RUN/model.safetensors.",
 )

@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from genjscc.layers.gdn import GDN, IGDN
 from genjscc.layers.attention import AttentionFeature
 
-__all__ = ["ResidualGDNEncoder", "ResidualGDNDecoder", "ResidualBlock", "DownBlock", "UpBlock", "stage_widths"]
+__all__ = ["ResidualGDNEncoder", "ResidualGDNDecoder", "ResidualBlock", "DownBlock", "UpBlock", "SNRConditioned", "stage_widths"]
 
 
 def stage_widths(downsample: int, width: int) -> list[int]:
@@ -101,7 +101,7 @@ class UpBlock(nn.Module):
         return self.igdn(self.conv(x))
 
 
-class _Conditioned(nn.Module):
+class SNRConditioned(nn.Module):
     """Runs ``layers`` in order, each followed by an AF module (when ``snr_adaptive``)."""
 
     def __init__(self, layers: list[nn.Module], widths: list[int | None], snr_adaptive: bool):
@@ -122,7 +122,7 @@ class _Conditioned(nn.Module):
         return x.contiguous()  # back to NCHW for the caller
 
 
-class ResidualGDNEncoder(_Conditioned):
+class ResidualGDNEncoder(SNRConditioned):
     """Images ``x [B, 3, H, W]`` in [-1, 1], ``snr_db [B]`` -> latent ``[B, channels, H/f, W/f]`` (unnormalised).
 
     Args:
@@ -147,7 +147,7 @@ class ResidualGDNEncoder(_Conditioned):
         self.channels, self.downsample = channels, downsample
 
 
-class ResidualGDNDecoder(_Conditioned):
+class ResidualGDNDecoder(SNRConditioned):
     """Latent ``[B, channels, h, w]``, ``snr_db [B]`` -> images ``[B, 3, f h, f w]`` in [0, 1] (sigmoid output).
 
     Arguments as :class:`ResidualGDNEncoder`; the stage widths are mirrored.

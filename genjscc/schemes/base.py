@@ -30,7 +30,7 @@ from torch import Tensor
 
 from genjscc.channel import Channel
 
-__all__ = ["Scheme", "SCHEMES", "SchemeBuilder", "register_scheme", "scheme_builder", "scheme_options", "ENTRY_POINT_GROUP"]
+__all__ = ["Scheme", "NetworkScheme", "SCHEMES", "SchemeBuilder", "register_scheme", "scheme_builder", "scheme_options", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "genjscc.schemes"
 
@@ -43,6 +43,9 @@ class Scheme(ABC):
     def __init__(self, label: str):
         self.label = label  # model name used in result records
         self.device = torch.device("cpu")
+        # intermediate reconstructions of the latest transmit, {label: (kind, images [B, 3, H, W] in [0, 1])}:
+        # evaluation scores them on the same images and channel draws (e.g. InverseJSCC's DeepJSCC output)
+        self.stage_outputs: dict[str, tuple[str, Tensor]] = {}
 
     @abstractmethod
     def transmit(
@@ -69,6 +72,27 @@ class Scheme(ABC):
 
     def to(self, device: torch.device | str) -> "Scheme":
         self.device = torch.device(device)
+        return self
+
+
+class NetworkScheme(Scheme):
+    """A scheme that is one trained network ``model(images, channel, snr_db, generator=g)`` with
+    ``model.bcr(H, W)``, run in inference mode on the scheme's device (DeepJSCC, GenerativeJSCC)."""
+
+    def __init__(self, model: torch.nn.Module, label: str):
+        super().__init__(label)
+        self.model = model.eval()
+
+    def transmit(self, images, channel, snr_db, *, generator=None):
+        with torch.inference_mode():
+            return self.model(images.to(self.device), channel, snr_db, generator=generator)
+
+    def bcr(self, height, width):
+        return self.model.bcr(height, width)
+
+    def to(self, device):
+        super().to(device)
+        self.model.to(self.device)
         return self
 
 

@@ -15,7 +15,7 @@ from genjscc.models.deepjscc import DeepJSCCConfig
 from genjscc.models.stylegan2 import DiscriminatorConfig, GeneratorConfig
 from genjscc.train.augment import DiffAugment
 
-__all__ = ["flag_name", "option", "TrainerOptions", "parse_duration", "parse_snr_spec", "DataArgs", "DeepJSCCTrainArgs", "StyleGAN2TrainArgs"]
+__all__ = ["flag_name", "option", "TrainerOptions", "parse_duration", "parse_snr_spec", "DataArgs", "DeepJSCCTrainArgs", "StyleGAN2TrainArgs", "GenerativeJSCCTrainArgs"]
 
 
 def flag_name(field_name: str) -> str:
@@ -195,3 +195,63 @@ class StyleGAN2TrainArgs(DataArgs):
         return DiscriminatorConfig(img_resolution=self.size, channel_base=self.channel_base, channel_max=self.channel_max)
 
 
+
+
+@dataclass
+class GenerativeJSCCTrainArgs(DataArgs):
+    """What ``genjscc train generative`` trains (recorded in run.json and the model card)."""
+
+    prior: str = option("stylegan2-photos64", "StyleGAN2 prior (zoo name or file load_stylegan2 reads): its config "
+                        "shapes the decoder and, with --prior-init, its weights initialise the synthesis", names_model=True)
+    prior_init: bool = option(True, "initialise the synthesis from the prior (--no-prior-init: random weights, an ablation)")
+    init_jscc: str = option("", "residual-GDN DeepJSCC (zoo name or file) whose encoder and first decoder layers "
+                            "initialise the encoder and the head", names_model=True)
+    size: int = option(64, "image side (must equal the prior's resolution)")
+    bcr: str = option("1/48", "bandwidth compression ratio k/n")
+    channel: str = option("awgn", "awgn | rayleigh | fast-rayleigh")
+    snr: str = option("-5,10", "training SNR in dB, or a range LOW,HIGH drawn per image", "--snr", "--snr-range")
+    width: int = option(96, "residual-GDN width of the encoder and the head trunk")
+    blocks: int = option(2, "residual blocks at the latent resolution")
+    downsample: int = option(8, "encoder stride f")
+    inject_resolution: int = option(64, "synthesis block whose input the head provides (16, 32 or 64 at 64x64)")
+    w_codes: int = option(1, "predicted w codes (groups of w+ rows from the injection block on)")
+    predict_noise: bool = option(False, "the head also predicts the synthesis noise maps")
+    batch_size: int = option(32, "images per iteration (per device)")
+    lr: float = option(2e-4, "Adam learning rate of the encoder and the head (cosine decay to lr/20)")
+    synthesis_lr: float = option(1e-4, "Adam learning rate of the synthesis blocks after the warm-up")
+    freeze_synthesis: int = option(200, "iterations with the synthesis frozen (warm-up of the new head)")
+    lpips_weight: float = option(0.1, "λ in MSE + λ·LPIPS")
+    lpips_net: str = option("vgg", "LPIPS backbone of the loss: vgg | alex")
+    adversarial_weight: float = option(0.0, "weight of a non-saturating GAN term from a StyleGAN2 discriminator (0: off)")
+    r1_gamma: float = option(0.05, "R1 weight of the discriminator (with --adversarial-weight)")
+    seed: int = option(0, "seed of weights, data and channel draws")
+    workers: int = option(0, "data loader worker processes")
+    sample_every: int = option(500, "iterations between grids of held-out reconstructions in RUN/samples (0: never)")
+
+    def __post_init__(self):
+        parse_snr_spec(self.snr)
+        build_channel(self.channel)
+        bcr_to_channels(self.bcr, self.size, self.size, self.downsample)
+        if self.lpips_net not in ("vgg", "alex"):
+            raise ValueError(f"--lpips-net must be vgg or alex, got {self.lpips_net!r}")
+        for name in ("lpips_weight", "adversarial_weight", "r1_gamma", "synthesis_lr", "freeze_synthesis"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{flag_name(name)} must be >= 0, got {getattr(self, name)}")
+        if self.lr <= 0 or self.batch_size < 1:
+            raise ValueError(f"--lr must be > 0 and --batch-size >= 1, got {self.lr} and {self.batch_size}")
+        if not self.prior:
+            raise ValueError("--prior is required: a StyleGAN2 zoo name or file (its config shapes the decoder)")
+
+    def model_config(self, generator_config: dict):
+        """The GenerativeJSCC config for a prior with ``generator_config`` (checked)."""
+        from genjscc.models.generative_jscc import GenerativeJSCCConfig
+
+        if generator_config["img_resolution"] != self.size:
+            r = generator_config["img_resolution"]
+            raise ValueError(f"the prior {self.prior} makes {r}x{r} images, not --size {self.size}: use --size {r} "
+                             "or a prior of that size")
+        return GenerativeJSCCConfig(
+            channels=bcr_to_channels(self.bcr, self.size, self.size, self.downsample), generator=generator_config,
+            downsample=self.downsample, width=self.width, blocks=self.blocks, snr_adaptive=True,
+            inject_resolution=self.inject_resolution, w_codes=self.w_codes, predict_noise=self.predict_noise,
+        )

@@ -5,7 +5,9 @@ Images ``[N, 3, H, W]`` in [-1, 1]; every image draws its own parameters from th
 torch RNG (seeded by the run). Ops:
 
 * ``color``: brightness ``+U(-0.5, 0.5)``, saturation ``x U(0, 2)``, contrast ``x U(0.5, 1.5)``;
-* ``translation``: shift by up to 1/8 of the side, the uncovered border filled with zeros;
+* ``translation``: shift by up to 1/8 of the side, the uncovered border filled by reflecting
+  the image at its edge (zero filling, as in the paper's code, paints a mid-grey frame in
+  [-1, 1] that the shipped 64x64 prior learnt to draw: ``benchmarks/prior_border.py``);
 * ``cutout``: a zeroed square of half the side at a random position.
 """
 
@@ -29,17 +31,21 @@ def _color(x: Tensor) -> Tensor:
     return (x - mean) * (torch.rand(n, 1, 1, 1, device=x.device, dtype=x.dtype) + 0.5) + mean
 
 
+def _reflect(i: Tensor, n: int) -> Tensor:
+    """Indices ``i`` (at most ``n - 1`` outside ``[0, n)``) mirrored into ``[0, n)``: -1 -> 1, n -> n - 2."""
+    i = torch.where(i < 0, -i, i)
+    return torch.where(i > n - 1, 2 * (n - 1) - i, i)
+
+
 def _translation(x: Tensor) -> Tensor:
     n, _, h, w = x.shape
     sx, sy = int(w * 0.125 + 0.5), int(h * 0.125 + 0.5)
     dx = torch.randint(-sx, sx + 1, (n, 1, 1), device=x.device)
     dy = torch.randint(-sy, sy + 1, (n, 1, 1), device=x.device)
-    gy = (torch.arange(h, device=x.device).view(1, h, 1) + dy).expand(n, h, w) + 1
-    gx = (torch.arange(w, device=x.device).view(1, 1, w) + dx).expand(n, h, w) + 1
-    padded = F.pad(x, [1, 1, 1, 1])  # index 0 / last = zero border
-    gy, gx = gy.clamp(0, h + 1), gx.clamp(0, w + 1)
-    idx = (gy * (w + 2) + gx).view(n, 1, h * w).expand(-1, x.shape[1], -1)
-    return padded.flatten(2).gather(2, idx).view_as(x)
+    gy = _reflect(torch.arange(h, device=x.device).view(1, h, 1) + dy, h).expand(n, h, w)
+    gx = _reflect(torch.arange(w, device=x.device).view(1, 1, w) + dx, w).expand(n, h, w)
+    idx = (gy * w + gx).reshape(n, 1, h * w).expand(-1, x.shape[1], -1)
+    return x.flatten(2).gather(2, idx).view_as(x)
 
 
 def _cutout(x: Tensor) -> Tensor:

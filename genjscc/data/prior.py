@@ -1,0 +1,100 @@
+"""In-range data: images sampled from a StyleGAN2 prior with fixed seeds (``prior:NAME`` datasets).
+
+On such images the prior is exact, so a scheme that decodes with the same prior (InverseJSCC,
+GenerativeJSCC) is measured apart from the prior's quality. Item ``i`` is
+``(G(z_i, truncation_psi, noise_mode="const") + 1) / 2`` clamped to [0, 1], with
+``z_i ~ N(0, I)`` drawn from ``torch.Generator().manual_seed(s_i)``:
+
+* training item ``i`` (of run seed ``s``): ``s_i = s * 1_000_003 + i`` (below 2^40 for any sane run);
+* test image ``i``: ``s_i = 2^40 + i`` — a seed range no training item reaches.
+
+The truncation ``psi`` (default :data:`DEFAULT_TRUNCATION`) is part of the spec
+(``prior:NAME@0.7``) and kept as the dataset's ``truncation`` attribute.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+__all__ = ["PriorSamples", "prior_dataset", "DEFAULT_TRUNCATION", "TEST_SEED_OFFSET", "PRIOR_TEST_IMAGES"]
+
+DEFAULT_TRUNCATION = 0.7
+TEST_SEED_OFFSET = 2**40
+PRIOR_TEST_IMAGES = 256
+
+
+class PriorSamples(Dataset):
+    """``count`` images ``[3, R, R]`` in [0, 1] from ``generator`` (item ``i`` from seed ``first_seed + i``).
+
+    ``__getitems__`` generates a whole batch with one forward pass (the DataLoader uses it);
+    ``cache=True`` generates every item once, up front (test sets).
+    """
+
+    def __init__(self, generator: nn.Module, count: int, first_seed: int, truncation: float = DEFAULT_TRUNCATION,
+                 *, cache: bool = False, batch: int = 64):
+        self.generator = generator.eval().requires_grad_(False)
+        self.count, self.first_seed, self.truncation, self.batch = count, first_seed, float(truncation), batch
+        self._cached: Tensor | None = None
+        if cache:
+            self._cached = torch.cat([self._generate(range(i, min(i + batch, count))) for i in range(0, count, batch)])
+
+    def __len__(self) -> int:
+        return self.count
+
+    def _generate(self, indices) -> Tensor:
+        z = torch.stack([torch.randn(self.generator.z_dim, generator=torch.Generator().manual_seed(self.first_seed + i))
+                         for i in indices])
+        with torch.no_grad():
+            images = self.generator(z, truncation_psi=self.truncation, noise_mode="const")
+        return ((images + 1) / 2).clamp(0, 1)
+
+    def __getitem__(self, index: int) -> Tensor:
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        if self._cached is not None:
+            return self._cached[index]
+        return self._generate([index])[0]
+
+    def __getitems__(self, indices: list[int]) -> list[Tensor]:
+        if self._cached is not None:
+            return [self._cached[i] for i in indices]
+        return list(self._generate(indices))
+
+
+@lru_cache(maxsize=4)
+def _generator(path: str) -> nn.Module:
+    from genjscc.models.stylegan2 import load_stylegan2
+
+    return load_stylegan2(path).eval().requires_grad_(False)
+
+
+def prior_dataset(arg: str, split: str, size: int, *, seed: int = 0, length: int = 50_000,
+                  limit: int | None = None) -> PriorSamples:
+    """The dataset of spec ``prior:ARG``, ``ARG = NAME`` or ``NAME@PSI`` (zoo name or weight path)."""
+    from genjscc.images import DataError
+    from genjscc.zoo import resolve_model
+
+    name, _, psi_text = arg.rpartition("@") if "@" in arg else (arg, "", "")
+    if not name:
+        raise DataError("prior datasets are written prior:NAME or prior:NAME@PSI (a zoo name or a .safetensors path)")
+    try:
+        psi = float(psi_text) if psi_text else DEFAULT_TRUNCATION
+    except ValueError:
+        raise DataError(f"cannot read the truncation in prior:{arg}: write e.g. prior:{name}@0.7") from None
+    try:
+        path = resolve_model(name)
+    except FileNotFoundError as exc:
+        raise DataError(f"prior:{arg}: {exc}") from None
+    generator = _generator(str(Path(path).resolve()))
+    if generator.img_resolution != size:
+        raise DataError(f"prior:{name} generates {generator.img_resolution}x{generator.img_resolution} images, "
+                        f"not {size}x{size}: use --size {generator.img_resolution}")
+    if split == "train":
+        return PriorSamples(generator, length, seed * 1_000_003, psi)
+    count = PRIOR_TEST_IMAGES if limit is None else min(limit, PRIOR_TEST_IMAGES)
+    return PriorSamples(generator, count, TEST_SEED_OFFSET, psi, cache=True)

@@ -1,0 +1,246 @@
+"""GenerativeJSCC (Erdemir et al., JSAC 2023): a DeepJSCC encoder and a StyleGAN2-synthesis decoder.
+
+Flow, for images ``x [B, 3, R, R]`` in [0, 1] (R = the prior's resolution)::
+
+    x -> encoder (residual GDN, SNR-adaptive; DeepJSCC's) -> power norm -> channel -> y [B, C, R/f, R/f]
+    y -> head: DeepJSCC's residual-GDN decoder (SNR-adaptive)
+           - its output is the base image b [B, 3, R, R] in [0, 1] (the MMSE-style reconstruction)
+           - its features at r/2 -> to_features -> the feature map entering synthesis block r
+           - mean_hw(features after its residual blocks), SNR -> w_head -> w+ deltas added to w_avg
+           - (optional) a noise head: one noise map per synthesis layer from block r on
+      -> StyleGAN2 synthesis blocks r .. R (initialised from a prior) -> detail d (their RGB output)
+    x̂ = b + g · d / 2, with a learnt gain g (zero at the start)
+
+The decoder thus *adds* what the prior can draw to the base image: at initialisation (g = 0,
+head and encoder from a trained DeepJSCC) the model is that DeepJSCC exactly, and training
+with MSE + λ·LPIPS moves it towards detail the prior knows how to make. (A pure synthesis
+decoder, with the head's features as the only input, is the same model with the base image
+removed; it needs far more training to reach DeepJSCC's distortion than a 2-core CPU affords,
+which is why the base is kept; facts §1: how the paper feeds StyleGAN is not public.)
+
+**Bandwidth.** The encoder is DeepJSCC's: ``C`` real channels on the ``(R/f)^2`` grid give
+``k = C R^2 / (2 f^2)`` complex symbols, ``rho = C / (6 f^2)``; each image's symbols are
+normalised to average power P.
+
+**Knobs.** ``inject_resolution`` r chooses how much of the prior decodes: r = R keeps only the
+last synthesis block (the head does most of the work, cheap, closest to DeepJSCC), small r hands
+more resolutions to the prior (a stronger prior constraint, more compute: at 64² with 128
+channels each synthesis block at 64² costs ~1.2 GMAC per image, at 32² ~0.3). ``w_codes``
+splits the w+ rows from block r on into that many groups, each with its own predicted delta
+(1: one style code per image, the constrained choice that the inversion probe of facts §12
+favours; more codes give the decoder more freedom). The w head and the feature/image heads are
+zero- or small-initialised so that training starts at the prior's average style.
+
+Images must be exactly R x R: the synthesis network has fixed-size constant noise maps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genjscc.channel import (
+    Channel,
+    channels_to_bcr,
+    complex_to_real,
+    power_normalize,
+    real_to_complex,
+    snr_tensor,
+)
+from genjscc.layers.attention import AttentionFeature
+from genjscc.models.jscc_backbones import ResidualGDNDecoder, ResidualGDNEncoder, stage_widths
+from genjscc.models.stylegan2.networks import GeneratorConfig, SynthesisNetwork
+from genjscc.weights import load_model
+
+__all__ = ["GenerativeJSCCConfig", "GenerativeJSCC", "DecoderHead", "DETAIL_GAIN_SCALE"]
+
+DETAIL_GAIN_SCALE = 10.0
+
+
+@dataclass(frozen=True)
+class GenerativeJSCCConfig:
+    """Everything needed to rebuild a GenerativeJSCC (stored in its weight file)."""
+
+    channels: int  # C, real encoder output channels (sets the BCR)
+    generator: dict = field(default_factory=lambda: GeneratorConfig().to_dict())  # the prior's GeneratorConfig
+    downsample: int = 8  # f, encoder stride
+    width: int = 96  # residual-GDN width of the encoder and the head trunk
+    blocks: int = 2  # residual blocks at the latent resolution (encoder and head)
+    snr_adaptive: bool = True
+    power: float = 1.0
+    inject_resolution: int = 64  # the synthesis block whose input the head provides
+    w_codes: int = 1  # predicted w deltas (groups of w+ rows from the injection block on)
+    predict_noise: bool = False  # the head also predicts the synthesis noise maps
+
+    def __post_init__(self):
+        g = GeneratorConfig(**self.generator)
+        res = g.img_resolution
+        object.__setattr__(self, "generator", g.to_dict())
+        if self.downsample not in (2, 4, 8, 16) or self.downsample > res:
+            raise ValueError(f"downsample must be 2, 4, 8 or 16 and <= the resolution {res}, got {self.downsample}")
+        if self.channels < 1 or self.width < 16 or self.blocks < 0 or self.w_codes < 1:
+            raise ValueError(f"need channels >= 1, width >= 16, blocks >= 0, w_codes >= 1; got {self.channels}, "
+                             f"{self.width}, {self.blocks}, {self.w_codes}")
+        latent = res // self.downsample
+        if self.inject_resolution & (self.inject_resolution - 1) or not 2 * latent <= self.inject_resolution <= res:
+            raise ValueError(
+                f"inject_resolution must be a power of two between {2 * latent} (twice the latent grid "
+                f"{latent}x{latent}) and the prior's resolution {res}, got {self.inject_resolution}"
+            )
+
+    @property
+    def resolution(self) -> int:
+        return self.generator["img_resolution"]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class DecoderHead(ResidualGDNDecoder):
+    """DeepJSCC's residual-GDN decoder with two taps: received latent ``[B, C, R/f, R/f]`` (+ SNR) ->
+
+    ``(base image [B, 3, R, R] in [0, 1], features at r/2 [B, c, r/2, r/2], pooled [B, width])``; the
+    pooled features are the spatial mean after the residual blocks. Its keys are those of
+    :class:`~genjscc.models.jscc_backbones.ResidualGDNDecoder`, so a trained DeepJSCC decoder loads as is.
+    """
+
+    def __init__(self, config: "GenerativeJSCCConfig"):
+        super().__init__(config.channels, config.downsample, config.width, config.snr_adaptive, config.blocks)
+        ups = int(math.log2(config.inject_resolution // 2 // (config.resolution // config.downsample)))
+        self.pooled_at = config.blocks + 1  # layers before the pooled tap
+        self.features_at = config.blocks + 1 + ups  # layers before the feature tap
+        widths = stage_widths(config.downsample, config.width)[::-1]
+        self.feature_channels = widths[ups]
+
+    def forward(self, x: Tensor, snr_db: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        x = x.contiguous(memory_format=torch.channels_last)
+        pooled = features = None
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if self.attention is not None and isinstance(self.attention[i], AttentionFeature):
+                x = self.attention[i](x, snr_db)
+            if i + 1 == self.pooled_at:
+                pooled = x.mean(dim=(2, 3))
+            if i + 1 == self.features_at:
+                features = x.contiguous()
+        return self.output(x.contiguous()), features, pooled
+
+
+class GenerativeJSCC(nn.Module):
+    """Encoder -> power norm -> channel -> head -> StyleGAN2 synthesis from ``inject_resolution``.
+
+    ``forward(images [B, 3, R, R] in [0, 1], channel, snr_db)`` -> reconstructions ``[B, 3, R, R]``,
+    in [0, 1] in eval mode (clamped) and unclamped in training mode (so the loss sees every pixel).
+    """
+
+    def __init__(self, config: GenerativeJSCCConfig):
+        super().__init__()
+        self.config = config
+        g = GeneratorConfig(**config.generator)
+        self.encoder = ResidualGDNEncoder(config.channels, config.downsample, config.width, config.snr_adaptive,
+                                          config.blocks)
+        self.head = DecoderHead(config)
+        self.synthesis = SynthesisNetwork(g.w_dim, g.img_resolution, g.img_channels, g.channel_base, g.channel_max,
+                                          g.conv_clamp)
+        self.register_buffer("w_avg", torch.zeros(g.w_dim))
+        self.start = self.synthesis.block_resolutions.index(config.inject_resolution)
+        blocks = self.synthesis.blocks()
+        for block in blocks[: self.start]:  # replaced by the head: never run, never trained
+            block.requires_grad_(False)
+        c = self.head.feature_channels
+        self.to_features = nn.Conv2d(c, blocks[self.start].in_channels, 3, padding=1)
+        # x̂ = base + DETAIL_GAIN_SCALE * detail_gain * d / 2: zero at the start; the scale lets Adam
+        # (whose steps are ~lr whatever the gradient) move the single gain as fast as it needs
+        self.detail_gain = nn.Parameter(torch.zeros(()))
+        self.rows_from = sum(b.num_conv for b in blocks[: self.start])  # first w+ row the synthesis reads
+        rows = self.synthesis.num_ws - self.rows_from
+        if config.w_codes > rows:
+            raise ValueError(f"w_codes {config.w_codes} exceeds the {rows} w+ rows used from block {config.inject_resolution}")
+        self.w_head = nn.Linear(config.width + 1, config.w_codes * g.w_dim)
+        nn.init.zeros_(self.w_head.weight)
+        nn.init.zeros_(self.w_head.bias)
+        # w+ row j (from rows_from on) takes code group floor(j * w_codes / rows)
+        self.register_buffer("row_group", torch.arange(rows) * config.w_codes // rows, persistent=False)
+        self.noise_layers = [layer for b in blocks[self.start:] for layer in b.layers()]
+        self.noise_head = nn.Conv2d(c, len(self.noise_layers), 3, padding=1) if config.predict_noise else None
+
+    # -- initialisation from trained parts -----------------------------------------------------
+
+    def load_prior(self, generator: nn.Module) -> None:
+        """Copy the synthesis weights and ``w_avg`` of a StyleGAN2 generator (same config)."""
+        mine = GeneratorConfig(**self.config.generator)
+        theirs = getattr(generator, "config", None)
+        if theirs is None or asdict(theirs) != asdict(mine):
+            raise ValueError(f"the prior's generator config {asdict(theirs) if theirs else None} differs from this "
+                             f"model's {asdict(mine)}: build the model from the prior's config")
+        self.synthesis.load_state_dict(generator.synthesis.state_dict())
+        self.w_avg.copy_(generator.w_avg)
+
+    def load_deepjscc(self, model: nn.Module) -> int:
+        """Copy a residual-GDN DeepJSCC's encoder and decoder (the head); with the gain at 0 the model then
+        reconstructs exactly as that DeepJSCC. Returns the number of tensors copied; a DeepJSCC of
+        another architecture, BCR, width or depth is a ``ValueError``.
+        """
+        if getattr(model.config, "arch", None) != "resgdn":
+            raise ValueError("only a DeepJSCC with arch 'resgdn' can initialise GenerativeJSCC")
+        try:
+            self.encoder.load_state_dict(model.encoder.state_dict())
+            self.head.load_state_dict(model.decoder.state_dict())
+        except RuntimeError as exc:
+            raise ValueError(f"the DeepJSCC does not match this model (channels, width, blocks, snr_adaptive): {exc}") from None
+        return len(model.encoder.state_dict()) + len(model.decoder.state_dict())
+
+    @classmethod
+    def from_weights(cls, path: str | Path) -> "GenerativeJSCC":
+        """A GenerativeJSCC (eval mode) from a project weight file."""
+        return load_model(path, "generative", lambda config: cls(GenerativeJSCCConfig(**config)), "GenerativeJSCC")
+
+    # -- transmission ----------------------------------------------------------------------------
+
+    def check_images(self, images: Tensor) -> None:
+        r = self.config.resolution
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must be [B, 3, H, W], got {tuple(images.shape)}")
+        if images.shape[2] != r or images.shape[3] != r:
+            raise ValueError(f"GenerativeJSCC decodes {r}x{r} images (its StyleGAN2 prior's size), got "
+                             f"{images.shape[2]}x{images.shape[3]}: crop or resize the images to {r}x{r}")
+
+    def encode(self, images: Tensor, snr: Tensor) -> tuple[Tensor, torch.Size]:
+        latent = self.encoder(images * 2 - 1, snr)
+        return power_normalize(real_to_complex(latent), self.config.power), latent.shape
+
+    def decode(self, symbols: Tensor, latent_shape: torch.Size, snr: Tensor) -> Tensor:
+        """Received symbols ``[B, k]`` complex -> images ``[B, 3, R, R]`` (see the class docstring for the range)."""
+        latent = complex_to_real(symbols, latent_shape).to(self.w_avg.dtype)
+        base, h, pooled = self.head(latent, snr)
+        features = self.to_features(h)
+        codes = self.w_head(torch.cat([pooled, snr.to(pooled.dtype).unsqueeze(1) / 10], dim=1))
+        codes = codes.view(h.shape[0], self.config.w_codes, -1)[:, self.row_group]  # [B, rows, w_dim]
+        ws = self.w_avg.expand(h.shape[0], self.synthesis.num_ws, -1)
+        ws = torch.cat([ws[:, : self.rows_from], ws[:, self.rows_from :] + codes], dim=1)
+        noises = None
+        if self.noise_head is not None:
+            maps = self.noise_head(h)
+            noises = [None] * (self.synthesis.num_ws - 1)
+            for i, layer in enumerate(self.noise_layers):
+                noises[self.rows_from + i] = F.interpolate(maps[:, i : i + 1], size=layer.resolution, mode="bilinear",
+                                                           align_corners=False)
+        detail = self.synthesis(ws, noise_mode="const", noises=noises, start=self.start, x=features)
+        out = base + (DETAIL_GAIN_SCALE / 2) * self.detail_gain * detail
+        return out if self.training else out.clamp(0, 1)
+
+    def forward(self, images: Tensor, channel: Channel, snr_db: float | Tensor, *,
+                generator: torch.Generator | None = None) -> Tensor:
+        self.check_images(images)
+        snr = snr_tensor(snr_db, images.shape[0], images.device)
+        symbols, shape = self.encode(images, snr)
+        return self.decode(channel(symbols, snr, generator=generator), shape, snr)
+
+    def bcr(self, height: int, width: int) -> Fraction:
+        return channels_to_bcr(self.config.channels, height, width, self.config.downsample)

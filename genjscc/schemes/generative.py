@@ -1,0 +1,29 @@
+"""The ``generative`` scheme: a trained :class:`~genjscc.models.generative_jscc.GenerativeJSCC`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from genjscc.models.generative_jscc import GenerativeJSCC
+from genjscc.schemes.base import NetworkScheme, Scheme, register_scheme
+
+__all__ = ["GenerativeScheme"]
+
+
+class GenerativeScheme(NetworkScheme):
+    """Encoder -> power norm -> channel -> head -> StyleGAN2 synthesis, in inference mode."""
+
+    kind = "generative"
+
+    def check_size(self, height, width):
+        self.model.check_images(torch.empty(0, 3, height, width))
+
+
+@register_scheme("generative")
+def build_generative(model: Path | None) -> Scheme:
+    """``model``: a GenerativeJSCC weight file (``genjscc train generative``) or zoo name."""
+    if model is None:
+        raise ValueError("the generative scheme needs trained weights: give a zoo name or a .safetensors path")
+    return GenerativeScheme(GenerativeJSCC.from_weights(model), Path(model).stem)

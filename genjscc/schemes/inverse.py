@@ -1,0 +1,119 @@
+"""The ``inverse`` scheme (InverseJSCC): a DeepJSCC whose output is cleaned by inverting a StyleGAN2 prior.
+
+``x̂ = DeepJSCC(x)`` through the channel, then ILO (:func:`genjscc.inversion.invert`) finds the
+prior image ``G`` closest to x̂ under ``λ_mse·MSE + λ_lpips·LPIPS-VGG`` and sends ``G`` out. The
+receiver needs nothing beyond x̂, so the scheme costs the DeepJSCC's bandwidth exactly.
+
+Options (``--set key=value``): ``jscc`` (DeepJSCC zoo name or file, required), ``prior``
+(StyleGAN2 zoo name or any file ``load_stylegan2`` reads), and the solver's settings
+(:class:`genjscc.inversion.ILOSettings`: ``steps`` such as ``100`` or ``50,50``, ``latent``,
+``space``, ``lr``, ``mse``, ``lpips``, ``lpips_net``, ``geocross``, ``optimize_noise``,
+``first_block``, ``select``), ``seed`` and ``progress``.
+
+After each ``transmit`` the DeepJSCC output is kept in :attr:`stage_outputs`, so evaluation
+records DeepJSCC and InverseJSCC on the same images and channel draws (a paired comparison).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import torch
+
+from genjscc.inversion import ILOSettings, invert
+from genjscc.models.deepjscc import DeepJSCC
+from genjscc.models.stylegan2 import load_stylegan2
+from genjscc.schemes.base import Scheme, register_scheme
+from genjscc.zoo import resolve_model
+
+__all__ = ["InverseScheme", "ilo_settings"]
+
+
+class InverseScheme(Scheme):
+    """DeepJSCC -> x̂ -> ILO on the prior -> G(latents), images in [0, 1]."""
+
+    kind = "inverse"
+
+    def __init__(self, jscc: DeepJSCC, prior: torch.nn.Module, settings: ILOSettings, label: str, jscc_label: str,
+                 seed: int = 0, progress: bool = False):
+        super().__init__(label)
+        self.jscc, self.prior = jscc.eval(), prior.eval().requires_grad_(False)
+        self.settings, self.seed, self.progress = settings, seed, progress
+        self.jscc_label = jscc_label
+        self.calls = 0
+
+    def transmit(self, images, channel, snr_db, *, generator=None):
+        images = images.to(self.device)
+        with torch.inference_mode():
+            observed = self.jscc(images, channel, snr_db, generator=generator).clamp(0, 1)
+        # a fixed seed per call and image: the same evaluation reproduces itself
+        seeds = [self.seed * 1_000_003 + self.calls * 4096 + i for i in range(images.shape[0])]
+        self.calls += 1
+        result = invert(self.prior, observed, self.settings, seeds=seeds, progress=self.progress)
+        self.stage_outputs = {self.jscc_label: ("deepjscc", observed)}
+        return result.images
+
+    def bcr(self, height, width):
+        return self.jscc.bcr(height, width)
+
+    def check_size(self, height, width):
+        self.jscc._check_images(torch.empty(0, 3, height, width))
+        r = self.prior.img_resolution
+        if height != width or r % height:
+            raise ValueError(f"the prior makes {r}x{r} images; InverseJSCC needs square images whose side divides "
+                             f"{r} (got {height}x{width}): use --size {r}")
+
+    def to(self, device):
+        super().to(device)
+        self.jscc.to(self.device)
+        self.prior.to(self.device)
+        return self
+
+
+def ilo_settings(**options) -> ILOSettings:
+    """:class:`ILOSettings` from scheme options (``steps`` may be ``"50,50"`` or a number)."""
+    known = {f.name for f in fields(ILOSettings)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"unknown ILO setting(s) {', '.join(unknown)}; settings: {', '.join(sorted(known))}")
+    if "steps" in options:
+        steps = options["steps"]
+        try:
+            options["steps"] = tuple(int(s) for s in str(steps).split(",")) if not isinstance(steps, (tuple, list)) \
+                else tuple(int(s) for s in steps)
+        except ValueError:
+            raise ValueError(f"steps must be a number or a list such as 50,50 (steps per round), got {steps!r}") from None
+    if isinstance(options.get("radii"), str):
+        options["radii"] = tuple(float(r) for r in options["radii"].split(","))
+    return ILOSettings(**options)
+
+
+@register_scheme("inverse")
+def build_inverse(model: Path | None, *, jscc: str | None = None, prior: str = "stylegan2-photos64",
+                  steps: str | int | None = None, latent: str | None = None, space: str | None = None,
+                  lr: float | None = None, mse: float | None = None, lpips: float | None = None,
+                  lpips_net: str | None = None, geocross: float | None = None, optimize_noise: bool | None = None,
+                  first_block: int | None = None, select: str | None = None, radii: str | None = None,
+                  seed: int = 0, progress: bool = False) -> Scheme:
+    """InverseJSCC from a DeepJSCC (``jscc``) and a StyleGAN2 prior (``prior``); solver settings as ILOSettings."""
+    if model is not None:
+        raise ValueError("the inverse scheme has no weight file of its own: give --set jscc=MODEL --set prior=PRIOR")
+    if not jscc:
+        raise ValueError("the inverse scheme needs a DeepJSCC: --set jscc=deepjscc-64-bcr1_48 (zoo name or .safetensors)")
+    given = {"steps": steps, "latent": latent, "space": space, "lr": lr, "mse": mse, "lpips": lpips,
+             "lpips_net": lpips_net, "geocross": geocross, "optimize_noise": optimize_noise,
+             "first_block": first_block, "select": select, "radii": radii}
+    settings = ilo_settings(**{k: v for k, v in given.items() if v is not None})
+    jscc_path, prior_path = resolve_model(jscc), _resolve_prior(prior)
+    generator = load_stylegan2(prior_path)
+    deepjscc = DeepJSCC.from_weights(jscc_path)
+    label = f"inverse({jscc_path.stem}+{Path(prior_path).stem})"
+    return InverseScheme(deepjscc, generator, settings, label, jscc_path.stem, seed=int(seed), progress=bool(progress))
+
+
+def _resolve_prior(prior: str) -> Path:
+    try:
+        return resolve_model(prior)
+    except FileNotFoundError as exc:
+        raise ValueError(f"unknown prior {prior!r}: {exc}") from None

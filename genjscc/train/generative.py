@@ -1,0 +1,222 @@
+"""Training GenerativeJSCC end to end through the channel, on the shared run lifecycle.
+
+Loss per batch: ``MSE + λ·LPIPS-net`` (:class:`genjscc.losses.PerceptualDistortion`), plus, when
+``adversarial_weight > 0``, ``weight · softplus(-D(x̂))`` from a StyleGAN2 discriminator trained
+alongside (logistic loss, lazy R1 every 16 steps). The SNR is drawn per image uniformly from
+``[low, high]`` dB. The synthesis blocks are frozen for ``freeze_synthesis`` iterations (their
+learning rate is 0, so the new head learns to feed them first), then fine-tuned at
+``synthesis_lr``; every learning rate follows a cosine to 1/20 of its value over the run
+(a function of the iteration, so resume is exact).
+
+One iteration = one step of every optimiser on one batch; ``--steps`` counts iterations.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from genjscc.channel import build_channel, sample_snr_db
+from genjscc.data import StreamSampler, load_dataset, stack
+from genjscc.images import image_grid, save_image
+from genjscc.losses import PerceptualDistortion, d_logistic_loss, g_nonsaturating_loss, r1_penalty
+from genjscc.metrics import psnr
+from genjscc.models.deepjscc import DeepJSCC
+from genjscc.models.generative_jscc import GenerativeJSCC, GenerativeJSCCConfig
+from genjscc.models.stylegan2 import Discriminator, DiscriminatorConfig, load_stylegan2
+from genjscc.train.args import GenerativeJSCCTrainArgs, TrainerOptions, parse_snr_spec
+from genjscc.train.common import TrainingJob, run_training
+from genjscc.weights import save_weights
+
+__all__ = ["GenerativeJSCCModule", "train_generative", "generative_card"]
+
+R1_EVERY = 16
+
+
+class GenerativeJSCCModule(L.LightningModule):
+    """LightningModule around :class:`GenerativeJSCC` (manual optimisation: model, and D when adversarial)."""
+
+    def __init__(self, config: dict, channel: str = "awgn", snr_low: float = -5.0, snr_high: float = 10.0,
+                 lr: float = 2e-4, synthesis_lr: float = 1e-4, freeze_synthesis: int = 0, lpips_weight: float = 0.1,
+                 lpips_net: str = "vgg", adversarial_weight: float = 0.0, r1_gamma: float = 0.05,
+                 max_steps: int = 1000):
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.model = GenerativeJSCC(GenerativeJSCCConfig(**config))
+        self.channel = build_channel(channel)
+        self.loss = PerceptualDistortion(mse=1.0, lpips=lpips_weight, net=lpips_net)
+        self.D = None
+        if adversarial_weight > 0:
+            g = self.model.config.generator
+            self.D = Discriminator(DiscriminatorConfig(img_resolution=g["img_resolution"], channel_base=g["channel_base"],
+                                                       channel_max=g["channel_max"]))
+        self.register_buffer("iterations", torch.zeros((), dtype=torch.long))
+        self.run_dir: Path | None = None
+        self.sample_every = 0
+        self.sample_images: Tensor | None = None
+
+    def learning_rate(self, base: float, step: int) -> float:
+        """Cosine from ``base`` to ``base / 20`` over ``max_steps`` iterations."""
+        t = min(step, self.hparams.max_steps) / max(1, self.hparams.max_steps)
+        return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+
+    def _set_learning_rates(self, optimiser, step: int) -> None:
+        hp = self.hparams
+        head, synthesis = optimiser.param_groups
+        head["lr"] = self.learning_rate(hp.lr, step)
+        synthesis["lr"] = 0.0 if step < hp.freeze_synthesis else self.learning_rate(hp.synthesis_lr, step)
+
+    def training_step(self, batch, batch_idx):
+        hp = self.hparams
+        step = int(self.iterations)
+        optimisers = self.optimizers()
+        opt = optimisers[0] if isinstance(optimisers, list) else optimisers
+        self._set_learning_rates(opt, step)
+        snr = sample_snr_db(batch.shape[0], hp.snr_low, hp.snr_high, device=batch.device)
+        recon = self.model(batch, self.channel, snr)
+        loss = self.loss(recon, batch)
+        logs = {f"train/{k}": v for k, v in self.loss.last.items()}
+        if self.D is not None:
+            self.D.requires_grad_(False)
+            adversarial = g_nonsaturating_loss(self.D(recon * 2 - 1))
+            loss = loss + hp.adversarial_weight * adversarial
+            logs["train/adversarial"] = adversarial.detach()
+            self.D.requires_grad_(True)
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        opt.step()
+        if self.D is not None:
+            self._discriminator_step(optimisers[1], batch, recon.detach(), step, logs)
+        self.iterations += 1
+        logs["train/loss"] = loss.detach()
+        with torch.no_grad():
+            logs["train/psnr"] = psnr(recon.detach().clamp(0, 1), batch).mean()
+        self.log_dict(logs, prog_bar=True)
+
+    def _discriminator_step(self, opt_d, real: Tensor, fake: Tensor, step: int, logs: dict) -> None:
+        do_r1 = self.hparams.r1_gamma > 0 and step % R1_EVERY == 0
+        real_in = (real * 2 - 1).detach().requires_grad_(do_r1)
+        real_logits = self.D(real_in)
+        loss_d = d_logistic_loss(real_logits, self.D(fake * 2 - 1))
+        if do_r1:
+            loss_d = loss_d + r1_penalty(real_logits, [real_in]) * (self.hparams.r1_gamma / 2) * R1_EVERY
+        opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(loss_d)
+        opt_d.step()
+        logs["train/loss_d"] = loss_d.detach()
+
+    def configure_optimizers(self):
+        synthesis = [p for p in self.model.synthesis.parameters() if p.requires_grad]
+        ids = {id(p) for p in synthesis}
+        head = [p for p in self.model.parameters() if p.requires_grad and id(p) not in ids]
+        opt = torch.optim.Adam([{"params": head}, {"params": synthesis}], lr=self.hparams.lr)
+        if self.D is None:
+            return opt
+        return [opt, torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.0, 0.99))]
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        it = int(self.iterations)
+        if self.trainer.global_rank == 0 and self.run_dir is not None and self.sample_every and it % self.sample_every == 0:
+            self.save_samples(self.run_dir / "samples" / f"iter{it:07d}.png")
+
+    @torch.no_grad()
+    def save_samples(self, path: Path) -> None:
+        """Held-out images (top row) and their reconstructions at the low and high training SNRs."""
+        if self.sample_images is None:
+            return
+        x = self.sample_images.to(self.device)
+        was_training = self.model.training
+        self.model.eval()
+        rows = [x]
+        for snr in (self.hparams.snr_low, self.hparams.snr_high):
+            g = torch.Generator(device=x.device).manual_seed(0)
+            rows.append(self.model(x, self.channel, snr, generator=g))
+        self.model.train(was_training)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_image(image_grid(torch.cat(rows).cpu(), cols=x.shape[0]), path)
+
+
+SESSION_FIELDS = ("workers", "sample_every")
+
+
+def _build_module(args: GenerativeJSCCTrainArgs, options: TrainerOptions) -> GenerativeJSCCModule:
+    prior = load_stylegan2(args.prior)
+    config = args.model_config(prior.config.to_dict())
+    snr_low, snr_high = parse_snr_spec(args.snr)
+    module = GenerativeJSCCModule(config.to_dict(), args.channel, snr_low, snr_high, args.lr, args.synthesis_lr,
+                                  args.freeze_synthesis, args.lpips_weight, args.lpips_net, args.adversarial_weight,
+                                  args.r1_gamma, options.steps)
+    if args.prior_init:
+        module.model.load_prior(prior)  # a resumed run then loads its checkpoint over these
+    if args.init_jscc:
+        module.model.load_deepjscc(DeepJSCC.from_weights(args.init_jscc))
+    return module
+
+
+def _prepare(module: GenerativeJSCCModule, args: GenerativeJSCCTrainArgs, run_dir: Path) -> None:
+    module.run_dir, module.sample_every = run_dir, args.sample_every
+    if args.sample_every:
+        module.sample_images = stack(load_dataset(args.data, "test", args.size, limit=8, **args.data_options()))
+
+
+def _train_loader(args: GenerativeJSCCTrainArgs, options: TrainerOptions, start: int = 0) -> DataLoader:
+    length = max(50_000, options.steps * args.batch_size)
+    data = load_dataset(args.data, "train", args.size, seed=args.seed, length=length, **args.data_options())
+    sampler = StreamSampler(len(data), seed=args.seed, start_iteration=start, batch_size=args.batch_size)
+    return DataLoader(data, batch_size=args.batch_size, sampler=sampler, drop_last=True, num_workers=args.workers,
+                      generator=torch.Generator().manual_seed(args.seed), persistent_workers=args.workers > 0)
+
+
+def _export(module: GenerativeJSCCModule, trainer, args: GenerativeJSCCTrainArgs, info: dict) -> Path:
+    out = Path(trainer.default_root_dir)
+    module.save_samples(out / "samples" / "final.png")
+    meta = {
+        "kind": "generative",
+        "config": module.model.config.to_dict(),
+        "training": {**asdict(args), "bcr": str(module.model.bcr(args.size, args.size)), "steps": info["iterations"],
+                     "images_seen": info["iterations"] * args.batch_size * info["world_size"], **info},
+    }
+    return save_weights(out / "model.safetensors", module.model.state_dict(), meta, card=generative_card(meta))
+
+
+def train_generative(args: GenerativeJSCCTrainArgs, out: Path, options: TrainerOptions, resume: bool = False,
+                     command: str = "") -> Path:
+    """Train (or resume) a GenerativeJSCC and export ``out/model.safetensors``; returns its path."""
+    job = TrainingJob(args=args, build_module=_build_module, train_loader=_train_loader, export=_export,
+                      session_fields=SESSION_FIELDS, prepare=_prepare)
+    return run_training(job, out, options, resume=resume, command=command)
+
+
+def generative_card(meta: dict, metrics_table: str = "") -> str:
+    t, c = meta["training"], meta["config"]
+    g = c["generator"]
+    lines = [
+        "# GenerativeJSCC model card",
+        "",
+        f"- Encoder: residual GDN (width {c['width']}, {c['blocks']} residual blocks, SNR-adaptive), f = {c['downsample']}, "
+        f"C = {c['channels']}; BCR {t['bcr']}",
+        f"- Decoder: head -> StyleGAN2 synthesis from block {c['inject_resolution']}x{c['inject_resolution']} "
+        f"({g['img_resolution']}x{g['img_resolution']} prior, w {g['w_dim']}, channels <= {g['channel_max']}), "
+        f"{c['w_codes']} w code(s), noise predicted: {c['predict_noise']}",
+        f"- Prior: `{Path(t['prior']).name}` (synthesis initialised from it: {t['prior_init']})"
+        + (f"; encoder and head trunk from `{Path(t['init_jscc']).name}`" if t.get("init_jscc") else ""),
+        f"- Data: `{t['data']}` at {t['size']}x{t['size']}; channel {t['channel']}, training SNR {t['snr']} dB",
+        f"- Loss: MSE + {t['lpips_weight']} LPIPS-{t['lpips_net']}"
+        + (f" + {t['adversarial_weight']} GAN" if t.get("adversarial_weight") else ""),
+        f"- Steps: {t['steps']} (batch {t['batch_size']}, {t['images_seen']} images), seed {t['seed']}; synthesis frozen "
+        f"for {t['freeze_synthesis']} iterations, lr {t['lr']} / synthesis {t['synthesis_lr']}",
+        f"- Wall time: {t['wall_time_s_last_session']} s last session, {t.get('wall_time_s_total')} s in all, on "
+        f"{t['hardware']}, torch {t['torch']}",
+        f"- Command: `{t['command']}`",
+        *[f"- Resumed with: `{cmd}`" for cmd in t.get("commands", [])[1:]],
+    ]
+    if metrics_table:
+        lines += ["", "## Measured", "", metrics_table]
+    return "\n".join(lines) + "\n"
