@@ -217,7 +217,8 @@ class GenerativeJSCCTrainArgs(DataArgs):
     w_codes: int = option(1, "predicted w codes (groups of w+ rows from the injection block on)")
     predict_noise: bool = option(False, "the head also predicts the synthesis noise maps")
     batch_size: int = option(32, "images per iteration (per device)")
-    lr: float = option(2e-4, "Adam learning rate of the encoder and the head (cosine decay to lr/20)")
+    lr: float = option(2e-4, "Adam learning rate of the encoder and the head trunk, DeepJSCC's parts (cosine to lr/20)")
+    head_lr: float = option(1e-3, "Adam learning rate of the new layers that feed the prior (features, w codes, gain)")
     synthesis_lr: float = option(1e-4, "Adam learning rate of the synthesis blocks after the warm-up")
     freeze_synthesis: int = option(200, "iterations with the synthesis frozen (warm-up of the new head)")
     lpips_weight: float = option(0.1, "λ in MSE + λ·LPIPS")
@@ -234,7 +235,7 @@ class GenerativeJSCCTrainArgs(DataArgs):
         bcr_to_channels(self.bcr, self.size, self.size, self.downsample)
         if self.lpips_net not in ("vgg", "alex"):
             raise ValueError(f"--lpips-net must be vgg or alex, got {self.lpips_net!r}")
-        for name in ("lpips_weight", "adversarial_weight", "r1_gamma", "synthesis_lr", "freeze_synthesis"):
+        for name in ("lpips_weight", "adversarial_weight", "r1_gamma", "synthesis_lr", "head_lr", "freeze_synthesis"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{flag_name(name)} must be >= 0, got {getattr(self, name)}")
         if self.lr <= 0 or self.batch_size < 1:

@@ -5,7 +5,9 @@ Loss per batch: ``MSE + λ·LPIPS-net`` (:class:`genjscc.losses.PerceptualDistor
 alongside (logistic loss, lazy R1 every 16 steps). The SNR is drawn per image uniformly from
 ``[low, high]`` dB. The synthesis blocks are frozen for ``freeze_synthesis`` iterations (their
 learning rate is 0, so the new head learns to feed them first), then fine-tuned at
-``synthesis_lr``; every learning rate follows a cosine to 1/20 of its value over the run
+``synthesis_lr``; the encoder and the head trunk (DeepJSCC's layers, usually initialised from a
+trained DeepJSCC) train at ``lr`` and the new layers that feed the prior (features, w codes,
+noise, detail gain) at ``head_lr``; every learning rate follows a cosine to 1/20 of its value over the run
 (a function of the iteration, so resume is exact).
 
 One iteration = one step of every optimiser on one batch; ``--steps`` counts iterations.
@@ -44,6 +46,7 @@ class GenerativeJSCCModule(L.LightningModule):
 
     def __init__(self, config: dict, channel: str = "awgn", snr_low: float = -5.0, snr_high: float = 10.0,
                  lr: float = 2e-4, synthesis_lr: float = 1e-4, freeze_synthesis: int = 0, lpips_weight: float = 0.1,
+                 head_lr: float = 1e-3,
                  lpips_net: str = "vgg", adversarial_weight: float = 0.0, r1_gamma: float = 0.05,
                  max_steps: int = 1000):
         super().__init__()
@@ -69,8 +72,9 @@ class GenerativeJSCCModule(L.LightningModule):
 
     def _set_learning_rates(self, optimiser, step: int) -> None:
         hp = self.hparams
-        head, synthesis = optimiser.param_groups
-        head["lr"] = self.learning_rate(hp.lr, step)
+        jscc, new, synthesis = optimiser.param_groups
+        jscc["lr"] = self.learning_rate(hp.lr, step)
+        new["lr"] = self.learning_rate(hp.head_lr, step)
         synthesis["lr"] = 0.0 if step < hp.freeze_synthesis else self.learning_rate(hp.synthesis_lr, step)
 
     def training_step(self, batch, batch_idx):
@@ -113,10 +117,14 @@ class GenerativeJSCCModule(L.LightningModule):
         logs["train/loss_d"] = loss_d.detach()
 
     def configure_optimizers(self):
-        synthesis = [p for p in self.model.synthesis.parameters() if p.requires_grad]
-        ids = {id(p) for p in synthesis}
-        head = [p for p in self.model.parameters() if p.requires_grad and id(p) not in ids]
-        opt = torch.optim.Adam([{"params": head}, {"params": synthesis}], lr=self.hparams.lr)
+        """Three groups: DeepJSCC's parts (encoder, head trunk: ``lr``), the layers that feed the prior
+        (``head_lr``) and the synthesis blocks (``synthesis_lr`` after the warm-up)."""
+        m = self.model
+        jscc = [*m.encoder.parameters(), *m.head.parameters()]
+        synthesis = [p for p in m.synthesis.parameters() if p.requires_grad]
+        taken = {id(p) for p in jscc + synthesis}
+        new = [p for p in m.parameters() if p.requires_grad and id(p) not in taken]
+        opt = torch.optim.Adam([{"params": jscc}, {"params": new}, {"params": synthesis}], lr=self.hparams.lr)
         if self.D is None:
             return opt
         return [opt, torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.0, 0.99))]
@@ -151,8 +159,8 @@ def _build_module(args: GenerativeJSCCTrainArgs, options: TrainerOptions) -> Gen
     config = args.model_config(prior.config.to_dict())
     snr_low, snr_high = parse_snr_spec(args.snr)
     module = GenerativeJSCCModule(config.to_dict(), args.channel, snr_low, snr_high, args.lr, args.synthesis_lr,
-                                  args.freeze_synthesis, args.lpips_weight, args.lpips_net, args.adversarial_weight,
-                                  args.r1_gamma, options.steps)
+                                  args.freeze_synthesis, args.lpips_weight, args.head_lr, args.lpips_net,
+                                  args.adversarial_weight, args.r1_gamma, options.steps)
     if args.prior_init:
         module.model.load_prior(prior)  # a resumed run then loads its checkpoint over these
     if args.init_jscc:
@@ -211,7 +219,8 @@ def generative_card(meta: dict, metrics_table: str = "") -> str:
         f"- Loss: MSE + {t['lpips_weight']} LPIPS-{t['lpips_net']}"
         + (f" + {t['adversarial_weight']} GAN" if t.get("adversarial_weight") else ""),
         f"- Steps: {t['steps']} (batch {t['batch_size']}, {t['images_seen']} images), seed {t['seed']}; synthesis frozen "
-        f"for {t['freeze_synthesis']} iterations, lr {t['lr']} / synthesis {t['synthesis_lr']}",
+        f"for {t['freeze_synthesis']} iterations, lr {t['lr']} (DeepJSCC parts) / {t['head_lr']} (prior feed) / "
+        f"{t['synthesis_lr']} (synthesis)",
         f"- Wall time: {t['wall_time_s_last_session']} s last session, {t.get('wall_time_s_total')} s in all, on "
         f"{t['hardware']}, torch {t['torch']}",
         f"- Command: `{t['command']}`",
