@@ -33,6 +33,21 @@ def test_prior_data_is_deterministic_and_splits_by_seed(tiny_prior):
     assert load_dataset(f"prior:{tiny_prior}@1.0", "test", 16, limit=1).truncation == 1.0
 
 
+def test_loading_prior_data_leaves_the_global_rng_alone(tiny_prior, tmp_path):
+    """Whether or not the prior was loaded before in this process, a run draws the same noise."""
+    import shutil
+
+    fresh = tmp_path / "fresh-prior.safetensors"  # a path not in the loader's cache yet
+    shutil.copy(tiny_prior, fresh)
+    shutil.copy(tiny_prior.with_suffix(".json"), fresh.with_suffix(".json"))
+    torch.manual_seed(7)
+    load_dataset(f"prior:{fresh}", "train", 16, length=4)
+    after_first_load = torch.rand(3)
+    torch.manual_seed(7)
+    load_dataset(f"prior:{fresh}", "train", 16, length=4)
+    assert torch.equal(torch.rand(3), after_first_load)
+
+
 def test_prior_data_errors_are_clear(tiny_prior):
     with pytest.raises(DataError, match="generates 16x16 images, not 32x32"):
         load_dataset(f"prior:{tiny_prior}", "test", 32)

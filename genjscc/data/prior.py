@@ -70,7 +70,10 @@ class PriorSamples(Dataset):
 def _generator(path: str) -> nn.Module:
     from genjscc.models.stylegan2 import load_stylegan2
 
-    return load_stylegan2(path).eval().requires_grad_(False)
+    # building the network draws initial weights: keep the caller's RNG untouched, or a run would
+    # draw other noise depending on whether this process loaded the prior before (cache hit)
+    with torch.random.fork_rng(devices=[]):
+        return load_stylegan2(path).eval().requires_grad_(False)
 
 
 def prior_dataset(arg: str, split: str, size: int, *, seed: int = 0, length: int = 50_000,
