@@ -7,7 +7,9 @@ mean ± the half-width of the 95 % t-interval; differences against the first out
 per image. KID (Inception pool features, unbiased, cubic kernel) is computed on the whole set
 against the test images; its interval is the 2.5–97.5 % range over 200 random half-size subsets
 (conservative: a half-size estimate varies more than the whole-set one). Results go to
-``--out`` as JSON and a markdown table is printed.
+``--out`` as JSON (with every per-image value, so runs can be paired later) and a markdown
+table is printed. Channel draws depend only on (SNR, batch start): schemes with the same number
+of channel symbols see the same noise, so rows of different schemes pair per image too.
 
     python benchmarks/scheme_comparison.py --data prior:stylegan2-photos64 --limit 64 --snr=-5,0,5 \\
         --scheme "inverse jscc=deepjscc-64-bcr1_48 prior=stylegan2-photos64" --out results/inverse/in_range.json
@@ -61,6 +63,7 @@ def main() -> None:
     parser.add_argument("--channel", default="awgn")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--no-kid", action="store_true", help="skip KID (the Inception features dominate the time)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.threads:
@@ -71,7 +74,7 @@ def main() -> None:
     n = images.shape[0]
     rng = np.random.default_rng(0)
     subsets = np.stack([rng.choice(n, n // 2, replace=False) for _ in range(KID_SUBSETS)])
-    reference = inception_features(images).numpy()
+    reference = None if args.no_kid else inception_features(images).numpy()
     channel = build_channel(args.channel)
     snrs = [float(s) for s in args.snr.split(",")]
     results = {"data": args.data, "n": n, "channel": args.channel, "command": "python " + " ".join(__import__("sys").argv),
@@ -93,12 +96,13 @@ def main() -> None:
             for (kind, label), parts in outputs.items():
                 recon = torch.cat(parts)
                 values = {m: PER_IMAGE_METRICS[m](recon, images).double() for m in PER_IMAGE}
-                kid = kid_with_interval(inception_features(recon).numpy(), reference, subsets)
+                kid = (float("nan"),) * 3 if args.no_kid else kid_with_interval(inception_features(recon).numpy(), reference, subsets)
                 per_image[(kind, label)] = values
                 row = {"scheme": kind, "model": label, "snr_db": snr, "seconds": round(seconds, 1),
                        "kid": kid[0], "kid_low": kid[1], "kid_high": kid[2]}
                 for m, v in values.items():
                     row[m], row[m + "_ci95"] = mean_ci95(v)
+                    row[m + "_per_image"] = [round(float(x), 5) for x in v]  # for paired comparisons across runs
                 results["rows"].append(row)
             keys = list(per_image)
             for key in keys[1:]:  # paired differences: stage outputs against the scheme's own output

@@ -181,7 +181,7 @@ def zoo_list():
 
     table = Table(title="genjscc zoo")
     for col in ("name", "kind", "description", "installed"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col != "description")  # names are what users copy: never wrapped
     for entry in ZOO.values():
         table.add_row(entry.name, entry.kind, entry.description, "yes" if entry.path.exists() else "missing")
     Console().print(table)

@@ -210,9 +210,10 @@ def generative_card(meta: dict, metrics_table: str = "") -> str:
         "",
         f"- Encoder: residual GDN (width {c['width']}, {c['blocks']} residual blocks, SNR-adaptive), f = {c['downsample']}, "
         f"C = {c['channels']}; BCR {t['bcr']}",
-        f"- Decoder: head -> StyleGAN2 synthesis from block {c['inject_resolution']}x{c['inject_resolution']} "
-        f"({g['img_resolution']}x{g['img_resolution']} prior, w {g['w_dim']}, channels <= {g['channel_max']}), "
-        f"{c['w_codes']} w code(s), noise predicted: {c['predict_noise']}",
+        f"- Decoder: DeepJSCC's residual-GDN decoder gives the base image; its features feed the StyleGAN2 "
+        f"synthesis from block {c['inject_resolution']}x{c['inject_resolution']} ({g['img_resolution']}x{g['img_resolution']} "
+        f"prior, w {g['w_dim']}, channels <= {g['channel_max']}; {c['w_codes']} w code(s), noise predicted: "
+        f"{c['predict_noise']}), whose output is added with a learnt gain",
         f"- Prior: `{Path(t['prior']).name}` (synthesis initialised from it: {t['prior_init']})"
         + (f"; encoder and head trunk from `{Path(t['init_jscc']).name}`" if t.get("init_jscc") else ""),
         f"- Data: `{t['data']}` at {t['size']}x{t['size']}; channel {t['channel']}, training SNR {t['snr']} dB",
