@@ -24,12 +24,12 @@ normalised to average power P.
 
 **Knobs.** ``inject_resolution`` r chooses how much of the prior decodes: r = R keeps only the
 last synthesis block (the head does most of the work, cheap, closest to DeepJSCC), small r hands
-more resolutions to the prior (a stronger prior constraint, more compute: at 64² with 128
-channels each synthesis block at 64² costs ~1.2 GMAC per image, at 32² ~0.3). ``w_codes``
+more resolutions to the prior (a stronger prior constraint, more compute: with the shipped
+prior's 128 channels the 64² block costs ~0.75 GMAC per image and the 32² one ~0.2). ``w_codes``
 splits the w+ rows from block r on into that many groups, each with its own predicted delta
 (1: one style code per image, the constrained choice that the inversion probe of facts §12
-favours; more codes give the decoder more freedom). The w head and the feature/image heads are
-zero- or small-initialised so that training starts at the prior's average style.
+favours; more codes give the decoder more freedom). The w head is zero-initialised, so
+training starts at the prior's average style, and the gain g starts at 0.
 
 Images must be exactly R x R: the synthesis network has fixed-size constant noise maps.
 """
