@@ -11,19 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
-from scipy.stats import t
+import torch
 
-
-def ci95(values: list[float]) -> tuple[float, float]:
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, float("nan")
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    return mean, t.ppf(0.975, n - 1) * sd / math.sqrt(n)
+from genjscc.evaluate import mean_ci95
 
 
 def table(path: Path, against: str | None) -> str:
@@ -49,7 +41,7 @@ def table(path: Path, against: str | None) -> str:
             continue
         cells = []
         for m in ("psnr", "ms-ssim", "lpips-alex"):
-            mean, half = ci95([a - b for a, b in zip(r[m + "_per_image"], ref[m + "_per_image"])])
+            mean, half = mean_ci95(torch.tensor(r[m + "_per_image"], dtype=torch.float64) - torch.tensor(ref[m + "_per_image"], dtype=torch.float64))
             cells.append(f"{mean:+.3f} ± {half:.3f}" if m != "psnr" else f"{mean:+.2f} ± {half:.2f}")
         paired.append(f"| {r['model']} − {against} | {r['snr_db']:g} | " + " | ".join(cells) + " |")
     if paired:

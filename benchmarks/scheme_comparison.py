@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def main() -> None:
     reference = None if args.no_kid else inception_features(images).numpy()
     channel = build_channel(args.channel)
     snrs = [float(s) for s in args.snr.split(",")]
-    results = {"data": args.data, "n": n, "channel": args.channel, "command": "python " + " ".join(__import__("sys").argv),
+    results = {"data": args.data, "n": n, "channel": args.channel, "command": "python " + " ".join(sys.argv),
                "rows": []}
     for text in args.scheme:
         spec, options = parse_scheme(text)

@@ -56,7 +56,6 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Callable, Sequence
 
 import torch
@@ -72,6 +71,7 @@ from genjscc.inversion.latents import (
     project_sphere,
 )
 from genjscc.inversion.tracking import BestIterate, progress_reporter
+from genjscc.metrics import lpips_network
 
 __all__ = ["ILOSettings", "InversionResult", "invert", "learning_rate"]
 
@@ -149,13 +149,6 @@ def learning_rate(settings: ILOSettings, t: float) -> float:
     return settings.lr * up * (0.5 - 0.5 * math.cos(math.pi * down))
 
 
-@lru_cache(maxsize=None)
-def _lpips(net: str, device: str) -> nn.Module:
-    from genjscc.metrics.lpips import LPIPS
-
-    return LPIPS(net).to(device)
-
-
 @contextlib.contextmanager
 def _frozen(module: nn.Module):
     """Eval mode and no parameter gradients for the duration; both restored afterwards."""
@@ -229,7 +222,7 @@ def _solve(G: nn.Module, observation: Tensor, s: ILOSettings, forward, seeds, pr
         raise ValueError(f"ILOSettings.first_block={s.first_block} with {len(s.steps)} rounds needs block "
                          f"{s.first_block + len(s.steps) - 2}, but the generator has blocks 0..{len(blocks) - 1}: "
                          "lower first_block or use fewer rounds")
-    lpips = _lpips(s.lpips_net, str(device)) if s.lpips > 0 else None
+    lpips = lpips_network(s.lpips_net, str(device)) if s.lpips > 0 else None
 
     # per-image draws from per-image generators, so a batch repeats single runs
     rows = 1 if s.latent == "w" else num_ws

@@ -17,7 +17,7 @@ from torch import Tensor
 from genjscc.metrics.quality import ms_ssim, ms_ssim_setting, psnr, ssim
 
 __all__ = [
-    "psnr", "ssim", "ms_ssim", "ms_ssim_setting", "lpips_alex", "lpips_vgg", "LPIPS", "FID", "KID",
+    "psnr", "ssim", "ms_ssim", "ms_ssim_setting", "lpips_alex", "lpips_vgg", "lpips_network", "LPIPS", "FID", "KID",
     "PER_IMAGE_METRICS", "DEFAULT_METRICS", "SET_METRICS",
 ]
 
@@ -33,20 +33,29 @@ def __getattr__(name: str):
 
 
 @lru_cache(maxsize=None)
-def _lpips_model(net: str, device: str):
+def lpips_network(net: str, device: str):
+    """The shared frozen LPIPS network of ``net`` ("alex" | "vgg") on ``device`` (built once per process).
+
+    Built outside inference mode even when first asked for inside it, so the same network also
+    serves objectives that need gradients (the ILO solver): inference tensors cannot be saved
+    for backward.
+    """
+    import torch
+
     from genjscc.metrics.lpips import LPIPS
 
-    return LPIPS(net).to(device)
+    with torch.inference_mode(False):
+        return LPIPS(net).to(device)
 
 
 def lpips_alex(x: Tensor, y: Tensor) -> Tensor:
     """LPIPS v0.1 with AlexNet per image (the usual evaluation metric); lower is better."""
-    return _lpips_model("alex", str(x.device))(x, y)
+    return lpips_network("alex", str(x.device))(x, y)
 
 
 def lpips_vgg(x: Tensor, y: Tensor) -> Tensor:
     """LPIPS v0.1 with VGG16 per image; lower is better."""
-    return _lpips_model("vgg", str(x.device))(x, y)
+    return lpips_network("vgg", str(x.device))(x, y)
 
 
 PER_IMAGE_METRICS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {

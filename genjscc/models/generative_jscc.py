@@ -53,7 +53,6 @@ from genjscc.channel import (
     real_to_complex,
     snr_tensor,
 )
-from genjscc.layers.attention import AttentionFeature
 from genjscc.models.jscc_backbones import ResidualGDNDecoder, ResidualGDNEncoder, stage_widths
 from genjscc.models.stylegan2.networks import GeneratorConfig, SynthesisNetwork
 from genjscc.weights import load_model
@@ -119,17 +118,8 @@ class DecoderHead(ResidualGDNDecoder):
         self.feature_channels = widths[ups]
 
     def forward(self, x: Tensor, snr_db: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-        x = x.contiguous(memory_format=torch.channels_last)
-        pooled = features = None
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if self.attention is not None and isinstance(self.attention[i], AttentionFeature):
-                x = self.attention[i](x, snr_db)
-            if i + 1 == self.pooled_at:
-                pooled = x.mean(dim=(2, 3))
-            if i + 1 == self.features_at:
-                features = x.contiguous()
-        return self.output(x.contiguous()), features, pooled
+        out, (pooled, features) = self.run(x, snr_db, taps=(self.pooled_at, self.features_at))
+        return self.output(out), features.contiguous(), pooled.mean(dim=(2, 3))
 
 
 class GenerativeJSCC(nn.Module):
@@ -204,12 +194,15 @@ class GenerativeJSCC(nn.Module):
     # -- transmission ----------------------------------------------------------------------------
 
     def check_images(self, images: Tensor) -> None:
-        r = self.config.resolution
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"images must be [B, 3, H, W], got {tuple(images.shape)}")
-        if images.shape[2] != r or images.shape[3] != r:
+        self.check_size(images.shape[2], images.shape[3])
+
+    def check_size(self, height: int, width: int) -> None:
+        r = self.config.resolution
+        if height != r or width != r:
             raise ValueError(f"GenerativeJSCC decodes {r}x{r} images (its StyleGAN2 prior's size), got "
-                             f"{images.shape[2]}x{images.shape[3]}: crop or resize the images to {r}x{r}")
+                             f"{height}x{width}: crop or resize the images to {r}x{r}")
 
     def encode(self, images: Tensor, snr: Tensor) -> tuple[Tensor, torch.Size]:
         latent = self.encoder(images * 2 - 1, snr)

@@ -112,14 +112,22 @@ class SNRConditioned(nn.Module):
         )
 
     def forward(self, x: Tensor, snr_db: Tensor | None) -> Tensor:
+        return self.run(x, snr_db)[0]
+
+    def run(self, x: Tensor, snr_db: Tensor | None, taps: tuple[int, ...] = ()) -> tuple[Tensor, list[Tensor]]:
+        """The output (NCHW) and, for each ``t`` in ``taps``, the activation after the first ``t``
+        layers (and their AF modules), in the channels-last layout the layers run in."""
         x = x.contiguous(memory_format=torch.channels_last)  # oneDNN convolutions run faster on NHWC
+        tapped: dict[int, Tensor] = {}
         for i, layer in enumerate(self.layers):
             x = layer(x)
             if self.attention is not None and isinstance(self.attention[i], AttentionFeature):
                 if snr_db is None:
                     raise ValueError("an SNR-adaptive backbone needs snr_db [B]")
                 x = self.attention[i](x, snr_db)
-        return x.contiguous()  # back to NCHW for the caller
+            if i + 1 in taps:
+                tapped[i + 1] = x
+        return x.contiguous(), [tapped[t] for t in taps]  # the output back to NCHW for the caller
 
 
 class ResidualGDNEncoder(SNRConditioned):

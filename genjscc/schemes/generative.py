@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from genjscc.models.generative_jscc import GenerativeJSCC
 from genjscc.schemes.base import NetworkScheme, Scheme, register_scheme
 
@@ -18,7 +16,7 @@ class GenerativeScheme(NetworkScheme):
     kind = "generative"
 
     def check_size(self, height, width):
-        self.model.check_images(torch.empty(0, 3, height, width))
+        self.model.check_size(height, width)
 
 
 @register_scheme("generative")

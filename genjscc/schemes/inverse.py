@@ -22,43 +22,44 @@ from pathlib import Path
 import torch
 
 from genjscc.inversion import ILOSettings, invert
-from genjscc.models.deepjscc import DeepJSCC
 from genjscc.models.stylegan2 import load_stylegan2
 from genjscc.schemes.base import Scheme, register_scheme
+from genjscc.schemes.deepjscc import DeepJSCCScheme, build_deepjscc
 from genjscc.zoo import resolve_model
 
 __all__ = ["InverseScheme", "ilo_settings"]
 
 
 class InverseScheme(Scheme):
-    """DeepJSCC -> x̂ -> ILO on the prior -> G(latents), images in [0, 1]."""
+    """DeepJSCC -> x̂ -> ILO on the prior -> G(latents), images in [0, 1].
+
+    ``jscc`` is the :class:`~genjscc.schemes.deepjscc.DeepJSCCScheme` that produces x̂; its
+    bandwidth, size checks and device handling are this scheme's too.
+    """
 
     kind = "inverse"
 
-    def __init__(self, jscc: DeepJSCC, prior: torch.nn.Module, settings: ILOSettings, label: str, jscc_label: str,
+    def __init__(self, jscc: DeepJSCCScheme, prior: torch.nn.Module, settings: ILOSettings, label: str,
                  seed: int = 0, progress: bool = False):
         super().__init__(label)
-        self.jscc, self.prior = jscc.eval(), prior.eval().requires_grad_(False)
+        self.jscc, self.prior = jscc, prior.eval().requires_grad_(False)
         self.settings, self.seed, self.progress = settings, seed, progress
-        self.jscc_label = jscc_label
         self.calls = 0
 
     def transmit(self, images, channel, snr_db, *, generator=None):
-        images = images.to(self.device)
-        with torch.inference_mode():
-            observed = self.jscc(images, channel, snr_db, generator=generator).clamp(0, 1)
+        observed = self.jscc.transmit(images, channel, snr_db, generator=generator).clamp(0, 1)
         # a fixed seed per call and image: the same evaluation reproduces itself
         seeds = [self.seed * 1_000_003 + self.calls * 4096 + i for i in range(images.shape[0])]
         self.calls += 1
         result = invert(self.prior, observed, self.settings, seeds=seeds, progress=self.progress)
-        self.stage_outputs = {self.jscc_label: ("deepjscc", observed)}
+        self.stage_outputs = {self.jscc.label: ("deepjscc", observed)}
         return result.images
 
     def bcr(self, height, width):
         return self.jscc.bcr(height, width)
 
     def check_size(self, height, width):
-        self.jscc._check_images(torch.empty(0, 3, height, width))
+        self.jscc.check_size(height, width)
         r = self.prior.img_resolution
         if height != width or r % height:
             raise ValueError(f"the prior makes {r}x{r} images; InverseJSCC needs square images whose side divides "
@@ -107,9 +108,8 @@ def build_inverse(model: Path | None, *, jscc: str | None = None, prior: str = "
     settings = ilo_settings(**{k: v for k, v in given.items() if v is not None})
     jscc_path, prior_path = resolve_model(jscc), _resolve_prior(prior)
     generator = load_stylegan2(prior_path)
-    deepjscc = DeepJSCC.from_weights(jscc_path)
     label = f"inverse({jscc_path.stem}+{Path(prior_path).stem})"
-    return InverseScheme(deepjscc, generator, settings, label, jscc_path.stem, seed=int(seed), progress=bool(progress))
+    return InverseScheme(build_deepjscc(jscc_path), generator, settings, label, seed=int(seed), progress=bool(progress))
 
 
 def _resolve_prior(prior: str) -> Path:

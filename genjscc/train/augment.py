@@ -14,7 +14,6 @@ torch RNG (seeded by the run). Ops:
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ["DiffAugment", "diff_augment", "AUGMENT_OPS"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import platform
 import random
@@ -41,13 +42,40 @@ from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
+from torch.utils.data import DataLoader, Dataset
+
 from genjscc.atomic import atomic_path, atomic_write_text
+from genjscc.data import StreamSampler, load_dataset
 from genjscc.train.args import TrainerOptions, flag_name, parse_duration
 
 __all__ = [
     "TrainerOptions", "TrainingJob", "TrainingInterrupted", "RunControl", "AppendingCSVLogger", "checkpoint_iterations", "run_training", "make_trainer", "prepare_run_dir",
-    "hardware_summary", "last_checkpoint", "parse_duration",
+    "hardware_summary", "last_checkpoint", "parse_duration", "cosine_lr", "training_stream",
 ]
+
+
+def cosine_lr(base: float, step: int, max_steps: int, floor: float = 0.05) -> float:
+    """Cosine decay from ``base`` to ``floor * base`` over ``max_steps`` (a function of the step, so resume is exact)."""
+    low = base * floor
+    t = min(step, max_steps) / max(1, max_steps)
+    return low + (base - low) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def training_stream(args, options: TrainerOptions, start: int = 0, *, dataset: Dataset | None = None,
+                    workers: int | None = None) -> DataLoader:
+    """The resumable training stream of a trainer's ``args`` (``data``, ``size``, ``seed``, ``batch_size``,
+    ``workers``, ``data_options()``), positioned after ``start`` completed iterations.
+
+    ``dataset`` defaults to ``max(50,000, steps x batch)`` random training crops of ``args.data``;
+    its order comes from :class:`genjscc.data.StreamSampler` (split between processes under DDP).
+    """
+    if dataset is None:
+        length = max(50_000, options.steps * args.batch_size)
+        dataset = load_dataset(args.data, "train", args.size, seed=args.seed, length=length, **args.data_options())
+    workers = args.workers if workers is None else workers
+    sampler = StreamSampler(len(dataset), seed=args.seed, start_iteration=start, batch_size=args.batch_size)
+    return DataLoader(dataset, batch_size=args.batch_size, sampler=sampler, drop_last=True, num_workers=workers,
+                      generator=torch.Generator().manual_seed(args.seed), persistent_workers=workers > 0)
 
 
 class TrainingInterrupted(RuntimeError):

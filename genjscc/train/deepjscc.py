@@ -7,7 +7,6 @@ batch; the learning rate follows a cosine from ``lr`` to ``lr / 20`` over the ru
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,11 +16,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from genjscc.channel import build_channel, parse_bcr, sample_snr_db
-from genjscc.data import StreamSampler, load_dataset, stack
+from genjscc.data import load_dataset, stack
 from genjscc.metrics import psnr
 from genjscc.models.deepjscc import DeepJSCC, DeepJSCCConfig
 from genjscc.train.args import DeepJSCCTrainArgs, TrainerOptions, parse_snr_spec
-from genjscc.train.common import TrainingJob, run_training
+from genjscc.train.common import TrainingJob, cosine_lr, run_training, training_stream
 from genjscc.weights import save_weights
 
 __all__ = ["DeepJSCCModule", "DeepJSCCTrainArgs", "train_deepjscc", "parse_snr_spec"]
@@ -47,10 +46,8 @@ class DeepJSCCModule(L.LightningModule):
         self.loss = loss if loss is not None else nn.MSELoss()
 
     def learning_rate(self, step: int) -> float:
-        """Cosine decay from ``lr`` to ``lr / 20`` over ``max_steps`` optimiser steps (a function of the step, so resume is exact)."""
-        lr, low = self.hparams.lr, self.hparams.lr * 0.05
-        t = min(step, self.hparams.max_steps) / max(1, self.hparams.max_steps)
-        return low + (lr - low) * 0.5 * (1 + math.cos(math.pi * t))
+        """Cosine decay from ``lr`` to ``lr / 20`` over ``max_steps`` optimiser steps."""
+        return cosine_lr(self.hparams.lr, step, self.hparams.max_steps)
 
     def training_step(self, batch, batch_idx):
         for group in self.trainer.optimizers[0].param_groups:
@@ -102,16 +99,6 @@ def _build_module(args: DeepJSCCTrainArgs, options: TrainerOptions) -> DeepJSCCM
     return module
 
 
-def _train_loader(args: DeepJSCCTrainArgs, options: TrainerOptions, start: int = 0) -> DataLoader:
-    length = max(50_000, options.steps * args.batch_size)
-    train_set = load_dataset(args.data, "train", args.size, seed=args.seed, length=length, **args.data_options())
-    sampler = StreamSampler(len(train_set), seed=args.seed, start_iteration=start, batch_size=args.batch_size)
-    return DataLoader(
-        train_set, batch_size=args.batch_size, sampler=sampler, drop_last=True, num_workers=args.workers,
-        generator=torch.Generator().manual_seed(args.seed), persistent_workers=args.workers > 0,
-    )
-
-
 def _val_loader(args: DeepJSCCTrainArgs) -> DataLoader:
     return DataLoader(stack(load_dataset(args.data, "test", args.size, limit=256, **args.data_options())), batch_size=128)
 
@@ -135,7 +122,7 @@ def _export(module: DeepJSCCModule, trainer, args: DeepJSCCTrainArgs, info: dict
 
 def train_deepjscc(args: DeepJSCCTrainArgs, out: Path, options: TrainerOptions, resume: bool = False, command: str = "") -> Path:
     """Train (or resume) a DeepJSCC and export ``out/model.safetensors``; returns its path."""
-    job = TrainingJob(args=args, build_module=_build_module, train_loader=_train_loader, export=_export,
+    job = TrainingJob(args=args, build_module=_build_module, train_loader=training_stream, export=_export,
                       val_loader=_val_loader, session_fields=SESSION_FIELDS, val_every=args.val_every)
     return run_training(job, out, options, resume=resume, command=command)
 

@@ -15,17 +15,15 @@ One iteration = one step of every optimiser on one batch; ``--steps`` counts ite
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from pathlib import Path
 
 import lightning as L
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader
 
 from genjscc.channel import build_channel, sample_snr_db
-from genjscc.data import StreamSampler, load_dataset, stack
+from genjscc.data import load_dataset, stack
 from genjscc.images import image_grid, save_image
 from genjscc.losses import PerceptualDistortion, d_logistic_loss, g_nonsaturating_loss, r1_penalty
 from genjscc.metrics import psnr
@@ -33,7 +31,7 @@ from genjscc.models.deepjscc import DeepJSCC
 from genjscc.models.generative_jscc import GenerativeJSCC, GenerativeJSCCConfig
 from genjscc.models.stylegan2 import Discriminator, DiscriminatorConfig, load_stylegan2
 from genjscc.train.args import GenerativeJSCCTrainArgs, TrainerOptions, parse_snr_spec
-from genjscc.train.common import TrainingJob, run_training
+from genjscc.train.common import TrainingJob, cosine_lr, run_training, training_stream
 from genjscc.weights import save_weights
 
 __all__ = ["GenerativeJSCCModule", "train_generative", "generative_card"]
@@ -65,17 +63,12 @@ class GenerativeJSCCModule(L.LightningModule):
         self.sample_every = 0
         self.sample_images: Tensor | None = None
 
-    def learning_rate(self, base: float, step: int) -> float:
-        """Cosine from ``base`` to ``base / 20`` over ``max_steps`` iterations."""
-        t = min(step, self.hparams.max_steps) / max(1, self.hparams.max_steps)
-        return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
-
     def _set_learning_rates(self, optimiser, step: int) -> None:
         hp = self.hparams
         jscc, new, synthesis = optimiser.param_groups
-        jscc["lr"] = self.learning_rate(hp.lr, step)
-        new["lr"] = self.learning_rate(hp.head_lr, step)
-        synthesis["lr"] = 0.0 if step < hp.freeze_synthesis else self.learning_rate(hp.synthesis_lr, step)
+        jscc["lr"] = cosine_lr(hp.lr, step, hp.max_steps)
+        new["lr"] = cosine_lr(hp.head_lr, step, hp.max_steps)
+        synthesis["lr"] = 0.0 if step < hp.freeze_synthesis else cosine_lr(hp.synthesis_lr, step, hp.max_steps)
 
     def training_step(self, batch, batch_idx):
         hp = self.hparams
@@ -174,14 +167,6 @@ def _prepare(module: GenerativeJSCCModule, args: GenerativeJSCCTrainArgs, run_di
         module.sample_images = stack(load_dataset(args.data, "test", args.size, limit=8, **args.data_options()))
 
 
-def _train_loader(args: GenerativeJSCCTrainArgs, options: TrainerOptions, start: int = 0) -> DataLoader:
-    length = max(50_000, options.steps * args.batch_size)
-    data = load_dataset(args.data, "train", args.size, seed=args.seed, length=length, **args.data_options())
-    sampler = StreamSampler(len(data), seed=args.seed, start_iteration=start, batch_size=args.batch_size)
-    return DataLoader(data, batch_size=args.batch_size, sampler=sampler, drop_last=True, num_workers=args.workers,
-                      generator=torch.Generator().manual_seed(args.seed), persistent_workers=args.workers > 0)
-
-
 def _export(module: GenerativeJSCCModule, trainer, args: GenerativeJSCCTrainArgs, info: dict) -> Path:
     out = Path(trainer.default_root_dir)
     module.save_samples(out / "samples" / "final.png")
@@ -197,7 +182,7 @@ def _export(module: GenerativeJSCCModule, trainer, args: GenerativeJSCCTrainArgs
 def train_generative(args: GenerativeJSCCTrainArgs, out: Path, options: TrainerOptions, resume: bool = False,
                      command: str = "") -> Path:
     """Train (or resume) a GenerativeJSCC and export ``out/model.safetensors``; returns its path."""
-    job = TrainingJob(args=args, build_module=_build_module, train_loader=_train_loader, export=_export,
+    job = TrainingJob(args=args, build_module=_build_module, train_loader=training_stream, export=_export,
                       session_fields=SESSION_FIELDS, prepare=_prepare)
     return run_training(job, out, options, resume=resume, command=command)
 

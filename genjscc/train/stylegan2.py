@@ -31,14 +31,14 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from genjscc.data import StreamSampler, crop_pool, load_dataset, stack
+from genjscc.data import crop_pool, load_dataset, stack
 from genjscc.images import image_grid, save_image
 from genjscc.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
 from genjscc.models.projected_discriminator import DISCRIMINATORS, ProjectedDiscriminator, ProjectedDiscriminatorConfig
 from genjscc.models.stylegan2 import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from genjscc.train.augment import DiffAugment
 from genjscc.train.args import StyleGAN2TrainArgs, TrainerOptions
-from genjscc.train.common import TrainingJob, run_training
+from genjscc.train.common import TrainingJob, run_training, training_stream
 from genjscc.train.ema import EMA, ema_beta
 from genjscc.weights import save_weights
 
@@ -233,16 +233,10 @@ def _prepare(module: StyleGAN2Module, args: StyleGAN2TrainArgs, run_dir: Path) -
 
 
 def _train_loader(args: StyleGAN2TrainArgs, options: TrainerOptions, start: int = 0) -> DataLoader:
-    if args.pool > 0:
-        data = crop_pool(args.data, args.size, args.pool, seed=args.seed, workers=args.workers, **args.data_options())
-        workers = 0  # the pool is in memory
-    else:
-        length = max(50_000, options.steps * args.batch_size)
-        data = load_dataset(args.data, "train", args.size, seed=args.seed, length=length, **args.data_options())
-        workers = args.workers
-    sampler = StreamSampler(len(data), seed=args.seed, start_iteration=start, batch_size=args.batch_size)
-    return DataLoader(data, batch_size=args.batch_size, sampler=sampler, drop_last=True, num_workers=workers,
-                      generator=torch.Generator().manual_seed(args.seed), persistent_workers=workers > 0)
+    if args.pool > 0:  # the pool is in memory: no worker processes
+        pool = crop_pool(args.data, args.size, args.pool, seed=args.seed, workers=args.workers, **args.data_options())
+        return training_stream(args, options, start, dataset=pool, workers=0)
+    return training_stream(args, options, start)
 
 
 def _export(module: StyleGAN2Module, trainer, args: StyleGAN2TrainArgs, info: dict) -> Path:
