@@ -18,6 +18,7 @@ the received (and, with CSI, equalised) symbols. They are differentiable in ``z`
 from __future__ import annotations
 
 import math
+import numbers
 from fractions import Fraction
 from typing import Literal
 
@@ -93,16 +94,33 @@ def power_normalize(z: Tensor, power: float = 1.0) -> Tensor:
 
 
 def snr_tensor(snr_db: float | Tensor, batch: int, device: torch.device | str | None = None) -> Tensor:
-    """Return the SNR in dB as a float tensor ``[B]`` (a scalar is broadcast).
+    """Return the SNR in dB as a float tensor ``[B]`` on ``device`` (a scalar is broadcast).
 
     Raises ``ValueError`` for non-finite values, a wrong length, or |SNR| > 100 dB (which
-    usually means a linear SNR was passed where dB is expected).
+    usually means a linear SNR was passed where dB is expected). Numbers and CPU tensors are
+    checked on the host and then copied without blocking, so training loops that draw their
+    SNRs on the host (:func:`sample_snr_db` without ``device``) never wait for the GPU here; a
+    tensor already on an accelerator is checked there, which reads one flag back.
     """
-    snr = torch.as_tensor(snr_db, dtype=torch.float32, device=device)
+    if isinstance(snr_db, numbers.Real):
+        _check_snr_values(torch.tensor([float(snr_db)]))
+        return torch.full((batch,), float(snr_db), dtype=torch.float32, device=device)
+    snr = torch.as_tensor(snr_db).to(dtype=torch.float32)
     if snr.dim() == 0:
         snr = snr.expand(batch)
     elif snr.shape != (batch,):
         raise ValueError(f"snr_db must be a scalar or a tensor [B={batch}], got shape {tuple(snr.shape)}")
+    if snr.device.type == "cpu":
+        _check_snr_values(snr)
+        return snr.to(device, non_blocking=True) if device is not None else snr
+    snr = snr.to(device) if device is not None else snr
+    bad = (~torch.isfinite(snr) | (snr.abs() > SNR_DB_LIMIT)).any()
+    if bad:  # one read-back
+        _check_snr_values(snr.cpu())
+    return snr
+
+
+def _check_snr_values(snr: Tensor) -> None:
     if not torch.isfinite(snr).all():
         raise ValueError("snr_db must be finite (got NaN or inf)")
     if (snr.abs() > SNR_DB_LIMIT).any():
@@ -111,7 +129,6 @@ def snr_tensor(snr_db: float | Tensor, batch: int, device: torch.device | str | 
             f"snr_db {worst:g} is out of range: give the SNR in dB "
             f"(|SNR| <= {SNR_DB_LIMIT:g}), e.g. 10 for 10 dB, not a linear ratio"
         )
-    return snr
 
 
 def noise_variance(snr_db: Tensor, power: float = 1.0) -> Tensor:

@@ -1,15 +1,14 @@
 """Checks of command-line input that turn user mistakes into one-line errors (exit 2).
 
 Each check names the option or file and says how to fix it; an internal failure is not
-caught here and still shows its traceback.
+caught here and still shows its traceback. Importing this module does not import torch
+(``genjscc --help`` stays fast); :func:`check_device` imports it when it runs.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import torch
 
 from genjscc.cli.app import fail
 
@@ -18,6 +17,8 @@ __all__ = ["check_device", "check_output", "check_at_least"]
 
 def check_device(device: str) -> str:
     """A torch device string that exists on this machine."""
+    import torch
+
     try:
         parsed = torch.device(device)
     except (RuntimeError, ValueError):

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from genjscc.data.datasets import CropDataset, FixedDataset, MixedDataset
+from genjscc.data.datasets import CropDataset, FixedDataset, MixedDataset, TensorPool, pass_batch
 from genjscc.data.files import CifarDataset, FolderImages, load_cifar10
 from genjscc.data.photos import PHOTO_SPLIT, Split, grid_crops, photo_images, photo_palette
 from genjscc.data.sampling import StreamSampler
@@ -49,7 +49,7 @@ from genjscc.images import DataError, load_image, save_image
 __all__ = [
     "PHOTO_SPLIT", "load_dataset", "load_image", "save_image", "photo_images", "photo_palette", "grid_crops",
     "CropDataset", "FixedDataset", "MixedDataset", "FolderImages", "load_cifar10", "DataError", "stack",
-    "training_mean_image", "crop_pool", "StreamSampler",
+    "training_mean_image", "crop_pool", "StreamSampler", "TensorPool", "pass_batch",
 ]
 
 
@@ -257,8 +257,9 @@ def training_mean_image(spec: str, height: int, width: int) -> Tensor:
     return mean
 
 
-def crop_pool(spec: str, size: int, count: int, *, seed: int = 0, workers: int = 0, **options) -> FixedDataset:
-    """A fixed pool of ``count`` training crops, stored as uint8 ``[3, S, S]`` (4x less memory than float).
+def crop_pool(spec: str, size: int, count: int, *, seed: int = 0, workers: int = 0, **options) -> TensorPool:
+    """A fixed pool of ``count`` training crops, one uint8 tensor ``[count, 3, S, S]`` (4x less memory than
+    float: 50,000 crops of 64x64 take 614 MB, which the StyleGAN2 trainer keeps on the GPU).
 
     Items are uint8; a training step converts them (``x / 255``). Built once, in parallel when
     ``workers > 0``; a pool is fast where crops are the bottleneck (GPU training).
@@ -268,4 +269,4 @@ def crop_pool(spec: str, size: int, count: int, *, seed: int = 0, workers: int =
     source = load_dataset(spec, "train", size, seed=seed, length=count, **options)
     loader = DataLoader(source, batch_size=256, num_workers=workers)
     crops = torch.cat([(b * 255).round().to(torch.uint8) for b in loader])
-    return FixedDataset(list(crops))
+    return TensorPool(crops)

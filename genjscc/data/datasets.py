@@ -10,7 +10,7 @@ from torch.utils.data import Dataset
 
 from genjscc.data.transforms import resize
 
-__all__ = ["CropDataset", "FixedDataset", "MixedDataset"]
+__all__ = ["CropDataset", "FixedDataset", "MixedDataset", "TensorPool"]
 
 
 class CropDataset(Dataset):
@@ -73,6 +73,37 @@ class FixedDataset(Dataset):
 
     def __getitem__(self, index: int) -> Tensor:
         return self.images[index]
+
+
+class TensorPool(Dataset):
+    """Images stacked in one tensor ``[N, 3, S, S]`` (any dtype, on any device).
+
+    ``__getitems__`` returns a whole batch ``[B, 3, S, S]`` with one indexing operation on the
+    pool's device, so a DataLoader with ``collate_fn=``:func:`pass_batch` (and no workers) hands
+    the training step a batch that is already on the GPU: no per-item stacking, no copy. The
+    indices travel to the device without blocking.
+    """
+
+    def __init__(self, images: Tensor):
+        self.images = images
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> Tensor:
+        return self.images[index]
+
+    def __getitems__(self, indices: list[int]) -> Tensor:
+        index = torch.as_tensor(indices, dtype=torch.long)
+        return self.images[index.to(self.images.device, non_blocking=True)]
+
+    def to(self, device) -> "TensorPool":
+        return TensorPool(self.images.to(device))
+
+
+def pass_batch(batch: Tensor) -> Tensor:
+    """``collate_fn`` for :class:`TensorPool`: the batch is already one tensor."""
+    return batch
 
 
 def _materialise(image) -> Tensor:

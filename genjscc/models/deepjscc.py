@@ -192,10 +192,21 @@ class DeepJSCC(nn.Module):
     ) -> Tensor:
         """images ``[B, 3, H, W]`` in [0, 1] -> encoder -> power norm -> ``channel`` -> decoder -> ``[B, 3, H, W]``."""
         self._check_images(images)
-        snr = snr_tensor(snr_db, images.shape[0], images.device)  # checked once; the channel checks its own input
+        snr = snr_tensor(snr_db, images.shape[0], images.device)
         symbols, shape = self._encode(images, snr)
-        received = channel(symbols, snr, generator=generator)
+        # the channel gets the caller's SNR: a host value is checked on the host again (free), a
+        # device tensor already checked here is not read back a second time by a copy
+        received = channel(symbols, snr_db, generator=generator)
         return self._decode(received, shape, snr)
+
+    def compile_networks(self) -> "DeepJSCC":
+        """``torch.compile`` the encoder and decoder in place (:func:`genjscc.compile.compile_forward`);
+        the channel's complex maths stays eager (Inductor does not generate code for it)."""
+        from genjscc.compile import compile_forward
+
+        compile_forward(self.encoder, "DeepJSCC encoder")
+        compile_forward(self.decoder, "DeepJSCC decoder")
+        return self
 
     def bcr(self, height: int, width: int) -> Fraction:
         """``rho = k / n = C / (6 f^2)`` at H x W."""

@@ -233,7 +233,16 @@ class GenerativeJSCC(nn.Module):
         self.check_images(images)
         snr = snr_tensor(snr_db, images.shape[0], images.device)
         symbols, shape = self.encode(images, snr)
-        return self.decode(channel(symbols, snr, generator=generator), shape, snr)
+        return self.decode(channel(symbols, snr_db, generator=generator), shape, snr)  # snr_db: see DeepJSCC.forward
+
+    def compile_networks(self) -> "GenerativeJSCC":
+        """``torch.compile`` the encoder, the head and the synthesis blocks in place (the channel stays eager)."""
+        from genjscc.compile import compile_forward
+
+        compile_forward(self.encoder, "GenerativeJSCC encoder")
+        compile_forward(self.head, "GenerativeJSCC head")
+        compile_forward(self.synthesis, "GenerativeJSCC synthesis")
+        return self
 
     def bcr(self, height: int, width: int) -> Fraction:
         return channels_to_bcr(self.config.channels, height, width, self.config.downsample)

@@ -79,9 +79,11 @@ class NetworkScheme(Scheme):
     """A scheme that is one trained network ``model(images, channel, snr_db, generator=g)`` with
     ``model.bcr(H, W)``, run in inference mode on the scheme's device (DeepJSCC, GenerativeJSCC)."""
 
-    def __init__(self, model: torch.nn.Module, label: str):
+    def __init__(self, model: torch.nn.Module, label: str, compile: bool = False):
         super().__init__(label)
         self.model = model.eval()
+        if compile:  # --set compile=true: the model's real-valued networks through torch.compile
+            self.model.compile_networks()
 
     def transmit(self, images, channel, snr_db, *, generator=None):
         with torch.inference_mode():
@@ -144,6 +146,18 @@ def scheme_options(kind: str) -> dict[str, inspect.Parameter]:
     """The keyword options a scheme's builder takes (for help texts and error messages)."""
     params = inspect.signature(scheme_builder(kind)).parameters
     return {n: p for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def parse_flag(value, option: str) -> bool:
+    """A yes/no scheme option given as a bool or as text (``--set compile=true``)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"scheme option {option} takes true or false, got {value!r}")
 
 
 def build_from_registry(kind: str, model: Path | None, options: dict) -> Scheme:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from genjscc.channel import check_divisible
 from genjscc.models.deepjscc import DeepJSCC
-from genjscc.schemes.base import NetworkScheme, Scheme, register_scheme
+from genjscc.schemes.base import NetworkScheme, Scheme, parse_flag, register_scheme
 
 __all__ = ["DeepJSCCScheme"]
 
@@ -21,8 +21,9 @@ class DeepJSCCScheme(NetworkScheme):
 
 
 @register_scheme("deepjscc")
-def build_deepjscc(model: Path | None) -> Scheme:
-    """``model``: a DeepJSCC weight file (zoo names are resolved by :func:`genjscc.schemes.build_scheme`)."""
+def build_deepjscc(model: Path | None, *, compile: bool | str = False) -> Scheme:
+    """``model``: a DeepJSCC weight file (zoo names are resolved by :func:`genjscc.schemes.build_scheme`);
+    ``compile``: run the encoder and decoder through ``torch.compile`` (pays on large evaluations)."""
     if model is None:
         raise ValueError("the deepjscc scheme needs trained weights: give a zoo name or a .safetensors path")
-    return DeepJSCCScheme(DeepJSCC.from_weights(model), Path(model).stem)
+    return DeepJSCCScheme(DeepJSCC.from_weights(model), Path(model).stem, compile=parse_flag(compile, "compile"))

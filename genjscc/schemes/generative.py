@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from genjscc.models.generative_jscc import GenerativeJSCC
-from genjscc.schemes.base import NetworkScheme, Scheme, register_scheme
+from genjscc.schemes.base import NetworkScheme, Scheme, parse_flag, register_scheme
 
 __all__ = ["GenerativeScheme"]
 
@@ -20,8 +20,9 @@ class GenerativeScheme(NetworkScheme):
 
 
 @register_scheme("generative")
-def build_generative(model: Path | None) -> Scheme:
-    """``model``: a GenerativeJSCC weight file (``genjscc train generative``) or zoo name."""
+def build_generative(model: Path | None, *, compile: bool | str = False) -> Scheme:
+    """``model``: a GenerativeJSCC weight file (``genjscc train generative``) or zoo name; ``compile``:
+    run its networks through ``torch.compile``."""
     if model is None:
         raise ValueError("the generative scheme needs trained weights: give a zoo name or a .safetensors path")
-    return GenerativeScheme(GenerativeJSCC.from_weights(model), Path(model).stem)
+    return GenerativeScheme(GenerativeJSCC.from_weights(model), Path(model).stem, compile=parse_flag(compile, "compile"))

@@ -9,11 +9,11 @@ Lightning. ``TrainerOptions`` says *how* to run (Lightning flags, length, checkp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from genjscc.channel import bcr_to_channels, build_channel
-from genjscc.models.deepjscc import DeepJSCCConfig
-from genjscc.models.stylegan2 import DiscriminatorConfig, GeneratorConfig
-from genjscc.train.augment import DiffAugment
+if TYPE_CHECKING:  # the checks import them when an argument object is made: `genjscc train X --help` needs no torch
+    from genjscc.models.deepjscc import DeepJSCCConfig
+    from genjscc.models.stylegan2 import GeneratorConfig
 
 __all__ = ["flag_name", "option", "TrainerOptions", "parse_duration", "parse_snr_spec", "DataArgs", "DeepJSCCTrainArgs", "StyleGAN2TrainArgs", "GenerativeJSCCTrainArgs"]
 
@@ -48,6 +48,7 @@ class TrainerOptions:
     log_every: int = option(50, "Lightning logging interval (optimiser steps)")
     max_time: str = option("", "wall-clock limit of this session: DD:HH:MM:SS, HH:MM:SS, MM:SS or seconds")
     progress: bool = option(True, "show a progress bar")
+    compile: bool = option(False, "torch.compile the networks (eager fallback with a warning where compile is unavailable)")
 
     def __post_init__(self):
         if self.steps < 1:
@@ -124,6 +125,8 @@ class DeepJSCCTrainArgs(DataArgs):
             self.model_config()
         except (TypeError, ValueError) as exc:
             raise ValueError(f"bad model arguments: {exc}") from None
+        from genjscc.channel import build_channel
+
         build_channel(self.channel)
         if self.lpips_net not in ("vgg", "alex"):
             raise ValueError(f"--lpips-net must be vgg or alex, got {self.lpips_net!r}")
@@ -133,6 +136,9 @@ class DeepJSCCTrainArgs(DataArgs):
             raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
 
     def model_config(self) -> DeepJSCCConfig:
+        from genjscc.channel import bcr_to_channels
+        from genjscc.models.deepjscc import DeepJSCCConfig
+
         return DeepJSCCConfig(
             channels=bcr_to_channels(self.bcr, self.size, self.size, self.downsample),
             downsample=self.downsample,
@@ -177,11 +183,15 @@ class StyleGAN2TrainArgs(DataArgs):
 
         if self.discriminator not in DISCRIMINATORS:
             raise ValueError(f"--discriminator must be one of {', '.join(DISCRIMINATORS)}, got {self.discriminator!r}")
+        from genjscc.train.augment import DiffAugment
+
         DiffAugment(self.augment)  # checks the policy
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
 
     def generator_config(self) -> GeneratorConfig:
+        from genjscc.models.stylegan2 import GeneratorConfig
+
         return GeneratorConfig(img_resolution=self.size, z_dim=self.z_dim, w_dim=self.w_dim, mapping_layers=self.mapping_layers,
                                mapping_lr_multiplier=self.mapping_lr_multiplier, channel_base=self.channel_base,
                                channel_max=self.channel_max)
@@ -189,6 +199,7 @@ class StyleGAN2TrainArgs(DataArgs):
     def discriminator_config(self):
         """``DiscriminatorConfig`` (plain) or ``ProjectedDiscriminatorConfig`` (projected-alex)."""
         from genjscc.models.projected_discriminator import ProjectedDiscriminatorConfig
+        from genjscc.models.stylegan2 import DiscriminatorConfig
 
         if self.discriminator == "projected-alex":
             return ProjectedDiscriminatorConfig(img_resolution=self.size)
@@ -230,6 +241,8 @@ class GenerativeJSCCTrainArgs(DataArgs):
     sample_every: int = option(500, "iterations between grids of held-out reconstructions in RUN/samples (0: never)")
 
     def __post_init__(self):
+        from genjscc.channel import bcr_to_channels, build_channel
+
         parse_snr_spec(self.snr)
         build_channel(self.channel)
         bcr_to_channels(self.bcr, self.size, self.size, self.downsample)
@@ -245,6 +258,7 @@ class GenerativeJSCCTrainArgs(DataArgs):
 
     def model_config(self, generator_config: dict):
         """The GenerativeJSCC config for a prior with ``generator_config`` (checked)."""
+        from genjscc.channel import bcr_to_channels
         from genjscc.models.generative_jscc import GenerativeJSCCConfig
 
         if generator_config["img_resolution"] != self.size:

@@ -45,12 +45,13 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from torch.utils.data import DataLoader, Dataset
 
 from genjscc.atomic import atomic_path, atomic_write_text
-from genjscc.data import StreamSampler, load_dataset
+from genjscc.data import StreamSampler, TensorPool, load_dataset, pass_batch
 from genjscc.train.args import TrainerOptions, flag_name, parse_duration
 
 __all__ = [
     "TrainerOptions", "TrainingJob", "TrainingInterrupted", "RunControl", "AppendingCSVLogger", "checkpoint_iterations", "run_training", "make_trainer", "prepare_run_dir",
-    "hardware_summary", "last_checkpoint", "parse_duration", "cosine_lr", "training_stream",
+    "hardware_summary", "last_checkpoint", "parse_duration", "cosine_lr", "training_stream", "IntervalMeans",
+    "IntervalLogging", "single_gpu",
 ]
 
 
@@ -68,14 +69,82 @@ def training_stream(args, options: TrainerOptions, start: int = 0, *, dataset: D
 
     ``dataset`` defaults to ``max(50,000, steps x batch)`` random training crops of ``args.data``;
     its order comes from :class:`genjscc.data.StreamSampler` (split between processes under DDP).
+    A :class:`genjscc.data.TensorPool` is read a batch at a time (one indexing operation, on the
+    pool's device). Host batches are pinned when training on a GPU, so that Lightning's
+    non-blocking copy overlaps the previous step.
     """
     if dataset is None:
         length = max(50_000, options.steps * args.batch_size)
         dataset = load_dataset(args.data, "train", args.size, seed=args.seed, length=length, **args.data_options())
     workers = args.workers if workers is None else workers
     sampler = StreamSampler(len(dataset), seed=args.seed, start_iteration=start, batch_size=args.batch_size)
+    pooled = isinstance(dataset, TensorPool)
+    on_host = not pooled or dataset.images.device.type == "cpu"
+    pin = on_host and torch.cuda.is_available() and options.accelerator in ("auto", "gpu", "cuda")
     return DataLoader(dataset, batch_size=args.batch_size, sampler=sampler, drop_last=True, num_workers=workers,
-                      generator=torch.Generator().manual_seed(args.seed), persistent_workers=workers > 0)
+                      generator=torch.Generator().manual_seed(args.seed), persistent_workers=workers > 0,
+                      pin_memory=pin, collate_fn=pass_batch if pooled else None)
+
+
+def single_gpu(options: TrainerOptions) -> torch.device | None:
+    """The GPU when the run trains on exactly one (data can then live there from the start), else None."""
+    if not torch.cuda.is_available() or options.accelerator not in ("auto", "gpu", "cuda"):
+        return None
+    if options.num_nodes != 1 or options.strategy not in ("auto", "single_device"):
+        return None
+    devices = options.devices
+    if devices == "auto":
+        return torch.device("cuda", 0) if torch.cuda.device_count() == 1 else None
+    parsed = _parse_devices(devices)
+    if isinstance(parsed, int):
+        return torch.device("cuda", 0) if parsed == 1 else None
+    return torch.device("cuda", parsed[0]) if len(parsed) == 1 else None
+
+
+class IntervalMeans:
+    """Per-iteration training scalars averaged on the device between two logging steps.
+
+    ``add({name: 0-dim tensor})`` every iteration keeps running sums on the tensors' device, so
+    it costs no host-device synchronisation; ``pop()`` returns each name's mean over the
+    iterations since the last ``pop()`` (names may come and go, e.g. R1 every 16 iterations)
+    and restarts. Reading them every ``log_every`` iterations costs one synchronisation per
+    interval instead of several per iteration, and the logged value is the interval's mean
+    rather than one batch's noise. The sums are not checkpointed: after a resume the first
+    mean covers the iterations since the resume only.
+    """
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, values: dict[str, torch.Tensor]) -> None:
+        for name, value in values.items():
+            value = value.detach().float()
+            self.sums[name] = self.sums[name] + value if name in self.sums else value.clone()
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    def pop(self) -> dict[str, torch.Tensor]:
+        means = {name: total / self.counts[name] for name, total in self.sums.items()}
+        self.sums, self.counts = {}, {}
+        return means
+
+
+class IntervalLogging:
+    """LightningModule mixin: ``self.log_interval(values)`` once per iteration logs
+    :class:`IntervalMeans` of ``values`` on the iterations where Lightning writes its logs
+    (every ``--log-every``, and the last), and touches no host value on the others."""
+
+    def log_interval(self, values: dict[str, torch.Tensor], prog_bar: bool = True, **host_values: float) -> None:
+        meter = self.__dict__.setdefault("_interval_means", IntervalMeans())
+        meter.add(values)
+        if logging_step(self.trainer):
+            self.log_dict({**meter.pop(), **host_values}, prog_bar=prog_bar)
+
+
+def logging_step(trainer) -> bool:
+    """Whether Lightning writes logs at the end of the current training batch."""
+    connector = getattr(trainer, "_logger_connector", None)  # Lightning 2.x; log every step if it moves
+    return True if connector is None else bool(connector.should_update_logs)
 
 
 class TrainingInterrupted(RuntimeError):
@@ -369,6 +438,8 @@ def run_training(job: TrainingJob, out: Path, options: TrainerOptions, *, resume
     L.seed_everything(args.seed, workers=True)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True  # no effect on CPU
     module = job.build_module(args, options)
+    if options.compile:
+        module.compile_networks()
     train_loader = job.train_loader(args, options, start)
     val_loader = job.val_loader(args) if job.val_loader is not None and job.val_every else None
     if ckpt is None:

@@ -20,13 +20,13 @@ from genjscc.data import load_dataset, stack
 from genjscc.metrics import psnr
 from genjscc.models.deepjscc import DeepJSCC, DeepJSCCConfig
 from genjscc.train.args import DeepJSCCTrainArgs, TrainerOptions, parse_snr_spec
-from genjscc.train.common import TrainingJob, cosine_lr, run_training, training_stream
+from genjscc.train.common import IntervalLogging, TrainingJob, cosine_lr, run_training, training_stream
 from genjscc.weights import save_weights
 
 __all__ = ["DeepJSCCModule", "DeepJSCCTrainArgs", "train_deepjscc", "parse_snr_spec"]
 
 
-class DeepJSCCModule(L.LightningModule):
+class DeepJSCCModule(IntervalLogging, L.LightningModule):
     """LightningModule around :class:`DeepJSCC`; validation PSNR on held-out crops."""
 
     def __init__(
@@ -52,13 +52,17 @@ class DeepJSCCModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         for group in self.trainer.optimizers[0].param_groups:
             group["lr"] = self.learning_rate(self.global_step)
-        snr = sample_snr_db(batch.shape[0], self.hparams.snr_low, self.hparams.snr_high, device=batch.device)
+        # SNRs drawn on the host: checked there for free, copied without waiting (genjscc.channel.snr_tensor)
+        snr = sample_snr_db(batch.shape[0], self.hparams.snr_low, self.hparams.snr_high)
         recon = self.model(batch, self.channel, snr)
         loss = self.loss(recon, batch)
-        self.log("train/loss", loss, prog_bar=True)
         with torch.no_grad():
-            self.log("train/psnr", psnr(recon, batch).mean(), prog_bar=True)
+            self.log_interval({"train/loss": loss, "train/psnr": psnr(recon, batch).mean()})
         return loss
+
+    def compile_networks(self) -> None:
+        """``--compile``: the encoder and decoder (the channel's complex maths stays eager)."""
+        self.model.compile_networks()
 
     def validation_step(self, batch, batch_idx):
         mid = (self.hparams.snr_low + self.hparams.snr_high) / 2

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from genjscc.channel import build_channel, sample_snr_db
+from genjscc.compile import compile_forward, eager_forward
 from genjscc.data import load_dataset, stack
 from genjscc.images import image_grid, save_image
 from genjscc.losses import PerceptualDistortion, d_logistic_loss, g_nonsaturating_loss, r1_penalty
@@ -31,7 +32,7 @@ from genjscc.models.deepjscc import DeepJSCC
 from genjscc.models.generative_jscc import GenerativeJSCC, GenerativeJSCCConfig
 from genjscc.models.stylegan2 import Discriminator, DiscriminatorConfig, load_stylegan2
 from genjscc.train.args import GenerativeJSCCTrainArgs, TrainerOptions, parse_snr_spec
-from genjscc.train.common import TrainingJob, cosine_lr, run_training, training_stream
+from genjscc.train.common import IntervalLogging, TrainingJob, cosine_lr, run_training, training_stream
 from genjscc.weights import save_weights
 
 __all__ = ["GenerativeJSCCModule", "train_generative", "generative_card"]
@@ -39,7 +40,7 @@ __all__ = ["GenerativeJSCCModule", "train_generative", "generative_card"]
 R1_EVERY = 16
 
 
-class GenerativeJSCCModule(L.LightningModule):
+class GenerativeJSCCModule(IntervalLogging, L.LightningModule):
     """LightningModule around :class:`GenerativeJSCC` (manual optimisation: model, and D when adversarial)."""
 
     def __init__(self, config: dict, channel: str = "awgn", snr_low: float = -5.0, snr_high: float = 10.0,
@@ -59,6 +60,7 @@ class GenerativeJSCCModule(L.LightningModule):
             self.D = Discriminator(DiscriminatorConfig(img_resolution=g["img_resolution"], channel_base=g["channel_base"],
                                                        channel_max=g["channel_max"]))
         self.register_buffer("iterations", torch.zeros((), dtype=torch.long))
+        self.iteration_count = 0  # host mirror of the buffer, read by the step (set in on_train_start)
         self.run_dir: Path | None = None
         self.sample_every = 0
         self.sample_images: Tensor | None = None
@@ -72,11 +74,11 @@ class GenerativeJSCCModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         hp = self.hparams
-        step = int(self.iterations)
+        step = self.iteration_count
         optimisers = self.optimizers()
         opt = optimisers[0] if isinstance(optimisers, list) else optimisers
         self._set_learning_rates(opt, step)
-        snr = sample_snr_db(batch.shape[0], hp.snr_low, hp.snr_high, device=batch.device)
+        snr = sample_snr_db(batch.shape[0], hp.snr_low, hp.snr_high)  # on the host: see DeepJSCCModule
         recon = self.model(batch, self.channel, snr)
         loss = self.loss(recon, batch)
         logs = {f"train/{k}": v for k, v in self.loss.last.items()}
@@ -84,7 +86,7 @@ class GenerativeJSCCModule(L.LightningModule):
             self.D.requires_grad_(False)
             adversarial = g_nonsaturating_loss(self.D(recon * 2 - 1))
             loss = loss + hp.adversarial_weight * adversarial
-            logs["train/adversarial"] = adversarial.detach()
+            logs["train/adversarial"] = adversarial
             self.D.requires_grad_(True)
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
@@ -92,22 +94,29 @@ class GenerativeJSCCModule(L.LightningModule):
         if self.D is not None:
             self._discriminator_step(optimisers[1], batch, recon.detach(), step, logs)
         self.iterations += 1
-        logs["train/loss"] = loss.detach()
+        self.iteration_count += 1
+        logs["train/loss"] = loss
         with torch.no_grad():
             logs["train/psnr"] = psnr(recon.detach().clamp(0, 1), batch).mean()
-        self.log_dict(logs, prog_bar=True)
+            self.log_interval(logs)
+
+    def compile_networks(self) -> None:
+        """``--compile``: the model's real-valued networks (the channel stays eager), and D."""
+        self.model.compile_networks()
+        if self.D is not None:
+            compile_forward(self.D, "D")
 
     def _discriminator_step(self, opt_d, real: Tensor, fake: Tensor, step: int, logs: dict) -> None:
         do_r1 = self.hparams.r1_gamma > 0 and step % R1_EVERY == 0
         real_in = (real * 2 - 1).detach().requires_grad_(do_r1)
-        real_logits = self.D(real_in)
+        real_logits = (eager_forward(self.D) if do_r1 else self.D)(real_in)
         loss_d = d_logistic_loss(real_logits, self.D(fake * 2 - 1))
         if do_r1:
             loss_d = loss_d + r1_penalty(real_logits, [real_in]) * (self.hparams.r1_gamma / 2) * R1_EVERY
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(loss_d)
         opt_d.step()
-        logs["train/loss_d"] = loss_d.detach()
+        logs["train/loss_d"] = loss_d
 
     def configure_optimizers(self):
         """Three groups: DeepJSCC's parts (encoder, head trunk: ``lr``), the layers that feed the prior
@@ -122,8 +131,11 @@ class GenerativeJSCCModule(L.LightningModule):
             return opt
         return [opt, torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.0, 0.99))]
 
+    def on_train_start(self):
+        self.iteration_count = int(self.iterations)  # restored by a resume
+
     def on_train_batch_end(self, outputs, batch, batch_idx):
-        it = int(self.iterations)
+        it = self.iteration_count
         if self.trainer.global_rank == 0 and self.run_dir is not None and self.sample_every and it % self.sample_every == 0:
             self.save_samples(self.run_dir / "samples" / f"iter{it:07d}.png")
 

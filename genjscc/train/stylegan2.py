@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from genjscc.compile import compile_forward, eager_forward
 from genjscc.data import crop_pool, load_dataset, stack
 from genjscc.images import image_grid, save_image
 from genjscc.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
@@ -38,7 +39,7 @@ from genjscc.models.projected_discriminator import DISCRIMINATORS, ProjectedDisc
 from genjscc.models.stylegan2 import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from genjscc.train.augment import DiffAugment
 from genjscc.train.args import StyleGAN2TrainArgs, TrainerOptions
-from genjscc.train.common import TrainingJob, run_training, training_stream
+from genjscc.train.common import IntervalLogging, TrainingJob, run_training, single_gpu, training_stream
 from genjscc.train.ema import EMA, ema_beta
 from genjscc.weights import save_weights
 
@@ -48,7 +49,7 @@ __all__ = ["StyleGAN2Module", "StyleGAN2TrainArgs", "train_stylegan2"]
 # ----------------------------------------------------------------------------- module
 
 
-class StyleGAN2Module(L.LightningModule):
+class StyleGAN2Module(IntervalLogging, L.LightningModule):
     def __init__(self, g_config: dict, d_config: dict, lr_g: float = 0.0025, lr_d: float = 0.0025,
                  r1_gamma: float = 0.05, r1_every: int = 16, ema_kimg: float = 5.0, ema_rampup: float = 0.05,
                  augment: str = "color,translation,cutout", style_mixing: float = 0.9, seed: int = 0,
@@ -69,6 +70,7 @@ class StyleGAN2Module(L.LightningModule):
         self.augment = DiffAugment(augment)
         self.register_buffer("images_seen", torch.zeros((), dtype=torch.long))
         self.register_buffer("iterations", torch.zeros((), dtype=torch.long))
+        self.iteration_count, self.images_count = 0, 0  # host mirrors of the two buffers (on_train_start)
         self.run_dir: Path | None = None
         self.sample_every, self.kid_every, self.kid_images = 0, 0, 0
         self.kid_sources: dict[str, Tensor] = {}  # name -> real images [N, 3, S, S] in [0, 1]
@@ -79,13 +81,22 @@ class StyleGAN2Module(L.LightningModule):
 
     # -- generation
     def _ws(self, n: int, update_w_avg: bool) -> Tensor:
+        """Latents ``[n, num_ws, w_dim]``; with probability ``style_mixing`` the rows from a random
+        cutoff on come from a second z. The draw stays on the device (no host synchronisation)."""
         G = self.G
         z = torch.randn(n, G.z_dim, device=self.device)
         ws = G.mapping(z, update_w_avg=update_w_avg)
-        if self.hparams.style_mixing > 0 and torch.rand(()).item() < self.hparams.style_mixing:
-            cutoff = int(torch.randint(1, G.num_ws, ()).item())
-            ws[:, cutoff:] = G.mapping(torch.randn_like(z))[:, cutoff:]
+        if self.hparams.style_mixing > 0:
+            cutoff = torch.randint(1, G.num_ws, (), device=self.device)
+            cutoff = torch.where(torch.rand((), device=self.device) < self.hparams.style_mixing, cutoff, G.num_ws)
+            mixed = torch.arange(G.num_ws, device=self.device) >= cutoff
+            ws = torch.where(mixed.view(1, -1, 1), G.mapping(torch.randn_like(z)), ws)
         return ws
+
+    def compile_networks(self) -> None:
+        """``--compile``: the synthesis network and D; lazy R1's double backward stays eager."""
+        compile_forward(self.G.synthesis, "G.synthesis")
+        compile_forward(self.D, "D")
 
     def training_step(self, batch, batch_idx):
         real = batch.float() / 127.5 - 1 if batch.dtype == torch.uint8 else batch * 2 - 1
@@ -95,7 +106,8 @@ class StyleGAN2Module(L.LightningModule):
         # discriminator: softplus(D(fake)) + softplus(-D(real)), plus lazy R1 on reals
         with torch.no_grad():
             fake = self.G.synthesis(self._ws(n, update_w_avg=False), noise_mode="random")
-        do_r1 = hp.r1_every > 0 and hp.r1_gamma > 0 and int(self.iterations) % hp.r1_every == 0
+        do_r1 = hp.r1_every > 0 and hp.r1_gamma > 0 and self.iteration_count % hp.r1_every == 0
+        logs = {}
         if self.projected:  # frozen backbone without autograd; R1 on the heads' inputs
             with torch.no_grad():
                 feats = self.D.features(torch.cat([self.augment(real), self.augment(fake)]))
@@ -104,13 +116,13 @@ class StyleGAN2Module(L.LightningModule):
             fake_logits = self.D.logits([f[n:] for f in feats])
         else:
             real_in = [real.detach().requires_grad_(do_r1)]
-            real_logits = self.D(self.augment(real_in[0]))
+            real_logits = (eager_forward(self.D) if do_r1 else self.D)(self.augment(real_in[0]))
             fake_logits = self.D(self.augment(fake))
         loss_d = d_logistic_loss(real_logits, fake_logits)
         if do_r1:
             r1 = r1_penalty(real_logits, real_in)
             loss_d = loss_d + r1 * (hp.r1_gamma / 2) * hp.r1_every
-            self.log("train/r1", r1.detach())
+            logs["train/r1"] = r1
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(loss_d)
         opt_d.step()
@@ -125,14 +137,15 @@ class StyleGAN2Module(L.LightningModule):
         self._update_ema(n)
         self.images_seen += n * self.trainer.world_size
         self.iterations += 1
-        self.log_dict({"train/loss_d": loss_d.detach(), "train/loss_g": loss_g.detach(),
-                       "train/real_logit": real_logits.detach().mean(), "train/fake_logit": fake_logits.detach().mean()},
-                      prog_bar=True)
-        self.log("kimg", self.images_seen.float() / 1000)
+        self.images_count += n * self.trainer.world_size
+        self.iteration_count += 1
+        self.log_interval({**logs, "train/loss_d": loss_d, "train/loss_g": loss_g,
+                           "train/real_logit": real_logits.mean(), "train/fake_logit": fake_logits.mean()},
+                          kimg=self.images_count / 1000)
 
     def _update_ema(self, n: int) -> None:
         hp = self.hparams
-        self.ema.update(ema_beta(n * self.trainer.world_size, int(self.images_seen), hp.ema_kimg * 1000, hp.ema_rampup))
+        self.ema.update(ema_beta(n * self.trainer.world_size, self.images_count, hp.ema_kimg * 1000, hp.ema_rampup))
 
     def configure_optimizers(self):
         hp = self.hparams
@@ -143,10 +156,13 @@ class StyleGAN2Module(L.LightningModule):
 
     # -- monitoring
     def on_train_start(self):
-        self.session_start_images = int(self.images_seen)
+        # host copies of the counters (after a resume: of the restored buffers): the step reads
+        # these, never the device buffers, so that it does not wait for the GPU
+        self.iteration_count, self.images_count = int(self.iterations), int(self.images_seen)
+        self.session_start_images = self.images_count
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
-        it = int(self.iterations)
+        it = self.iteration_count
         if self.trainer.global_rank != 0 or self.run_dir is None:
             return
         if self.sample_every and it % self.sample_every == 0:
@@ -233,9 +249,10 @@ def _prepare(module: StyleGAN2Module, args: StyleGAN2TrainArgs, run_dir: Path) -
 
 
 def _train_loader(args: StyleGAN2TrainArgs, options: TrainerOptions, start: int = 0) -> DataLoader:
-    if args.pool > 0:  # the pool is in memory: no worker processes
+    if args.pool > 0:  # the pool is in memory (on the GPU when training on one): no worker processes
         pool = crop_pool(args.data, args.size, args.pool, seed=args.seed, workers=args.workers, **args.data_options())
-        return training_stream(args, options, start, dataset=pool, workers=0)
+        device = single_gpu(options)
+        return training_stream(args, options, start, dataset=pool.to(device) if device else pool, workers=0)
     return training_stream(args, options, start)
 
 
