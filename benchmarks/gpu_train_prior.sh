@@ -19,12 +19,14 @@ if [ -d .carry/inception ]; then python3 benchmarks/unpack_inception.py .carry/i
 
 RESUME_FLAG=""
 if [ "${RESUME:-0}" = "1" ]; then RESUME_FLAG="--resume"; fi
+COMPILE_FLAG=""
+if [ "${COMPILE:-0}" = "1" ]; then COMPILE_FLAG="--compile"; fi
 start=$(date +%s)
 python3 -m genjscc train stylegan2 --data photos --size 64 --batch-size 64 --steps 1000000 --max-time "$MAX_TIME" \
   --z-dim 256 --w-dim 256 --mapping-layers 4 --channel-base 8192 --channel-max 128 \
   --lr 0.0025 --r1-gamma 0.02 --r1-every 16 --ema-kimg 10 --augment color,translation,cutout \
   --pool 50000 --workers "$WORKERS" --sample-every 1000 --kid-every 1500 --kid-images 1000 \
-  --checkpoint-every 2000 --log-every 100 --out "$RUN" $RESUME_FLAG > "$OUT/train.log" 2>&1 || { tail -50 "$OUT/train.log"; exit 1; }
+  --checkpoint-every 2000 --log-every 100 --out "$RUN" $RESUME_FLAG $COMPILE_FLAG > "$OUT/train.log" 2>&1 || { tail -50 "$OUT/train.log"; exit 1; }
 end=$(date +%s)
 echo "training command wall time: $((end - start)) s"
 tail -5 "$OUT/train.log"

@@ -294,18 +294,39 @@ def profile_summary(fn, device, iters: int = 3) -> dict:
     return {"per_iteration": count, "busy_ms": busy, "top": rows}
 
 
-def syncs_per_iteration(run) -> float | None:
-    """Host-device synchronisations per iteration of ``run()`` -> iterations (CUDA only)."""
-    if not torch.cuda.is_available():
-        return None
-    torch.cuda.set_sync_debug_mode("warn")
+def syncs_per_trainer_iteration(device, batch: int, iterations: int = 8) -> float:
+    """Host-device synchronisations per ``genjscc train stylegan2`` iteration (CUDA's sync debug mode
+    warns at each one), counted from a training batch's start to its end, after 4 warm-up iterations."""
+    import lightning as L
+
+    class _Window(L.Callback):
+        def __init__(self):
+            self.batches = 0
+
+        def on_train_batch_start(self, *args):
+            self.batches += 1
+            if 4 < self.batches <= 4 + iterations:
+                torch.cuda.set_sync_debug_mode("warn")
+
+        def on_train_batch_end(self, *args):
+            torch.cuda.set_sync_debug_mode("default")
+
+    from genjscc.train.args import StyleGAN2TrainArgs, TrainerOptions
+    from genjscc.train.stylegan2 import train_stylegan2
+
+    restore = with_callback(_Window())
+    args = StyleGAN2TrainArgs(data="photos", size=64, batch_size=batch, r1_gamma=R1_GAMMA, r1_every=R1_EVERY, ema_kimg=10,
+                              pool=max(2_000, 4 * batch), sample_every=0)
+    options = TrainerOptions(steps=4 + iterations, accelerator="gpu", devices="1", checkpoint_every=10**9,
+                             log_every=100, progress=False)
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, tempfile.TemporaryDirectory() as tmp:
             warnings.simplefilter("always")
-            iterations = run()
+            train_stylegan2(args, Path(tmp) / "run", options)
     finally:
+        restore()
         torch.cuda.set_sync_debug_mode("default")
-    return sum("synchroniz" in str(w.message) for w in caught) / max(iterations, 1)
+    return sum("synchroniz" in str(w.message) for w in caught) / iterations
 
 
 # ----------------------------------------------------------------------------- main
@@ -376,8 +397,7 @@ def main() -> None:
                        trainer_generative(device, batch, a.warmup, a.iters, a.rounds, False))
     if a.profile and not a.no_trainer and device.type == "cuda":
         batch = int(a.batch.split(",")[0])
-        results["syncs_per_trainer_iteration"] = syncs_per_iteration(
-            lambda: len(trainer_stylegan2(device, batch, 2, 8, 1, False)) * 8 + 10)
+        results["syncs_per_trainer_iteration"] = syncs_per_trainer_iteration(device, batch)
         print(f"\nhost-device synchronisations per trainer iteration: {results['syncs_per_trainer_iteration']}")
     for name, prof in results["profiles"].items():
         what = "kernels" if device.type == "cuda" else "aten operators"
