@@ -1,7 +1,7 @@
 """StyleGAN2 speed (generator forward, training iteration, R1 step) and the allocator A/B.
 
     python benchmarks/stylegan2_speed.py [--size 64] [--batch 32] [--channel-max 128] [--repeats 5]
-                                         [--reference PATH] [--mallopt-ab] [--no-networks]
+                                         [--reference PATH] [--compile] [--mallopt-ab] [--no-networks]
 
 Every comparison alternates A and B: one timed call of each workload for A, then for B, round
 after round (the order within a round flips every round), and reports the median per call, so
@@ -10,7 +10,10 @@ a cold start, another process's load or the allocator's first page faults hit bo
 * networks (default): genjscc's G and D; with ``--reference PATH`` also NVlabs'
   stylegan2-ada-pytorch (a checkout at PATH, imported from there, never part of this package)
   with the same configuration on its reference (CPU) ops, in the same process, with the
-  ratio of times. A training iteration is: G forward without grad + D on reals and fakes +
+  ratio of times. ``--compile`` adds a side "genjscc compiled" (copies of the same G and D with
+  ``torch.compile`` of G's synthesis and of D; generator forward and training iteration only,
+  as compile cannot do R1's double backward); its first calls, which compile, are timed apart
+  and not counted. A training iteration is: G forward without grad + D on reals and fakes +
   backward (D step), then G forward + D + backward (G step), no R1 (timed as ``r1 step``).
 * ``--mallopt-ab``: the glibc allocator settings of :mod:`genjscc.allocator` on vs off. They
   cannot be undone in a process, so two worker processes (one started with
@@ -32,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
+import types
 
 import torch
 import torch.nn.functional as F
@@ -84,20 +88,24 @@ def network_workloads(G, D, g_call, d_call, z_dim: int, size: int, batch: int) -
     return {"generator forward": forward, "training iteration": iteration, "r1 step": r1_step}
 
 
-def table(times: dict[str, dict[str, list[float]]], batches: dict[str, int], extra: dict | None = None) -> str:
-    """Markdown: one row per workload, median ms and img/s per side, ratio of times (last / first side)."""
+def table(times: dict[str, dict[str, list[float]]], batches: dict[str, int], extra: dict | None = None,
+          ref: str | None = None) -> str:
+    """Markdown: one row per workload, median ms and img/s per side, ratio of times: side ``ref`` (default:
+    the last of two sides) over each other side; a side without a workload shows "-"."""
     sides = list(times)
-    first, last = sides[0], sides[-1]
+    first = sides[0]
+    ref = ref or (sides[-1] if len(sides) == 2 else None)
+    others = [s for s in sides if s != ref] if ref else []
     head = " | ".join(f"{s} ms | {s} img/s" for s in sides)
     extra_head = "".join(f" | {h}" for h in (extra or {}).get("head", []))
-    ratio_head = f" | time {last} / {first}" if len(sides) > 1 else ""
+    ratio_head = "".join(f" | time {ref} / {s}" for s in others)
     lines = [f"| workload | {head}{ratio_head}{extra_head} |",
-             "|---|" + "---|---|" * len(sides) + "---|" * (len(sides) > 1) + "---|" * len((extra or {}).get("head", []))]
+             "|---|" + "---|---|" * len(sides) + "---|" * len(others) + "---|" * len((extra or {}).get("head", []))]
     for work in times[first]:
-        med = {s: statistics.median(times[s][work]) for s in sides}
-        cells = " | ".join(f"{med[s] * 1e3:,.0f} | {batches[work] / med[s]:,.1f}" for s in sides)
+        med = {s: statistics.median(times[s][work]) for s in sides if times[s].get(work)}
+        cells = " | ".join(f"{med[s] * 1e3:,.0f} | {batches[work] / med[s]:,.1f}" if s in med else "- | -" for s in sides)
         extra_cells = "".join(f" | {c}" for c in (extra or {}).get("rows", {}).get(work, []))
-        ratio = f" | {med[last] / med[first]:.2f}" if len(sides) > 1 else ""
+        ratio = "".join(f" | {med[ref] / med[s]:.2f}" if s in med and ref in med else " | -" for s in others)
         lines.append(f"| {work} | {cells}{ratio}{extra_cells} |")
     return "\n".join(lines)
 
@@ -185,6 +193,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--reference", help="path to an NVlabs stylegan2-ada-pytorch checkout")
+    p.add_argument("--compile", action="store_true",
+                   help="add a side with torch.compile of G's synthesis and of D (compile time reported apart)")
     p.add_argument("--mallopt-ab", action="store_true", help="also time genjscc.allocator's settings on vs off")
     p.add_argument("--no-networks", action="store_true", help="skip the genjscc (vs NVlabs) network table")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -205,6 +215,9 @@ def main() -> None:
         sides = {"genjscc": network_workloads(G, D, lambda g, z: g(z, noise_mode="random"), lambda d, x: d(x),
                                               a.z_dim, a.size, a.batch)}
         if a.reference:
+            # dnnlib imports requests for downloads only; its custom CUDA ops are never built on CPU
+            # (bias_act/upfirdn2d take their reference path for CPU tensors, conv2d_gradfix is off)
+            sys.modules.setdefault("requests", types.ModuleType("requests"))
             sys.path.insert(0, a.reference)
             from training.networks import Discriminator as RefD, Generator as RefG
 
@@ -214,9 +227,29 @@ def main() -> None:
             RD = RefD(c_dim=0, img_resolution=a.size, img_channels=3, **kw)
             sides["NVlabs"] = network_workloads(RG, RD, lambda g, z: g(z, None, noise_mode="random"),
                                                 lambda d, x: d(x, None), a.z_dim, a.size, a.batch)
+        compile_s = {}
+        if a.compile:
+            import copy
+
+            from genjscc.compile import compile_forward
+
+            CG, CD = copy.deepcopy(G), copy.deepcopy(D)  # same weights; compiled in place below
+            compile_forward(CG.synthesis, "G.synthesis")
+            compile_forward(CD, "D")
+            work = network_workloads(CG, CD, lambda g, z: g(z, noise_mode="random"), lambda d, x: d(x),
+                                     a.z_dim, a.size, a.batch)
+            del work["r1 step"]  # compile cannot do the double backward
+            for name, fn in work.items():  # the first call compiles (no-grad and grad graphs); not timed below
+                start = time.perf_counter()
+                fn()
+                compile_s[name] = time.perf_counter() - start
+            sides["genjscc compiled"] = work
         times = alternate(sides, a.repeats)
         print(f"\n### StyleGAN2 networks, median of {a.repeats} alternating rounds in one process\n")
-        print(table(times, {w: a.batch for w in next(iter(sides.values()))}))
+        print(table(times, {w: a.batch for w in next(iter(sides.values()))}, ref="NVlabs" if a.reference else None))
+        if compile_s:
+            print("\ngenjscc compiled, first call (compiling, not counted above): "
+                  + ", ".join(f"{name} {sec:.1f} s" for name, sec in compile_s.items()))
     if a.mallopt_ab:
         mallopt_ab(a.batch, a.threads, a.repeats)
 

@@ -194,8 +194,8 @@ class DeepJSCC(nn.Module):
         self._check_images(images)
         snr = snr_tensor(snr_db, images.shape[0], images.device)
         symbols, shape = self._encode(images, snr)
-        # the channel gets the caller's SNR: a host value is checked on the host again (free), a
-        # device tensor already checked here is not read back a second time by a copy
+        # the channel checks the caller's SNR itself: a host value (how the trainers draw it) is
+        # checked on the host, so this call never waits for the GPU; a device tensor is checked there
         received = channel(symbols, snr_db, generator=generator)
         return self._decode(received, shape, snr)
 

@@ -50,6 +50,9 @@ __all__ = [
 # ----------------------------------------------------------------------------- synthesis
 
 
+CL = torch.channels_last  # internal feature maps: oneDNN's convolutions are faster in NHWC on CPU
+
+
 class SynthesisLayer(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: int = 1,
                  conv_clamp: float | None = None, kernel_size: int = 3):
@@ -72,8 +75,9 @@ class SynthesisLayer(nn.Module):
             elif noise_mode != "none":
                 raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
         noise = noise * self.noise_strength if noise is not None else None
-        x = modulated_conv2d(x, self.weight, styles, self.resample_filter, up=self.up, noise=noise)
-        return bias_act(x, self.bias, "lrelu", SQRT2, self.conv_clamp)
+        x = modulated_conv2d(x, self.weight, styles, self.resample_filter, up=self.up, noise=noise,
+                             bias=self.bias, activation="lrelu", gain=SQRT2)
+        return x.clamp(-self.conv_clamp, self.conv_clamp) if self.conv_clamp is not None else x
 
 
 class ToRGBLayer(nn.Module):
@@ -88,7 +92,8 @@ class ToRGBLayer(nn.Module):
     def forward(self, x: Tensor, w: Tensor) -> Tensor:
         styles = self.affine(w) * self.weight_gain
         x = modulated_conv2d(x, self.weight, styles, demodulate=False)
-        return bias_act(x, self.bias, "linear", 1.0, self.conv_clamp)
+        x = x + self.bias.to(x.dtype).reshape(1, -1, 1, 1)
+        return x.clamp(-self.conv_clamp, self.conv_clamp) if self.conv_clamp is not None else x
 
 
 class SynthesisBlock(nn.Module):
@@ -116,7 +121,7 @@ class SynthesisBlock(nn.Module):
         """ws [N, num_conv + 1, w_dim]; x [N, in, R/2, R/2] (None for the first block); img [N, 3, R/2, R/2] or None."""
         noises = noises or [None] * self.num_conv
         if self.in_channels == 0:
-            x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
+            x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1).contiguous(memory_format=CL)
             x = self.conv1(x, ws[:, 0], noise_mode, noises[0])
         else:
             x = self.conv0(x, ws[:, 0], noise_mode, noises[0])
@@ -176,14 +181,15 @@ class SynthesisNetwork(nn.Module):
         if start > 0 and x is None:
             raise ValueError("starting after the first block needs the feature map x that enters it")
         layer_idx = sum(b.num_conv for b in blocks[:start])
+        x = x.contiguous(memory_format=CL) if x is not None else None
         features = []
         for block, block_ws in list(zip(blocks, self.block_ws(ws)))[start:stop]:
             block_noises = noises[layer_idx : layer_idx + block.num_conv] if noises is not None else None
             x, img = block(x, img, block_ws, noise_mode, block_noises)
             layer_idx += block.num_conv
             features.append(x)
-        result = img if stop == len(blocks) else (x, img)
-        return (result, features) if return_features else result
+        result = img.contiguous() if stop == len(blocks) else (x.contiguous(), img.contiguous())
+        return (result, [f.contiguous() for f in features]) if return_features else result
 
 
 class MappingNetwork(nn.Module):
@@ -289,7 +295,7 @@ class DiscriminatorBlock(nn.Module):
 
     def forward(self, x: Tensor, img: Tensor | None = None) -> Tensor:
         if self.in_channels == 0:
-            x = self.fromrgb(img)
+            x = self.fromrgb(img.contiguous(memory_format=CL))
         y = self.skip(x, gain=math.sqrt(0.5))
         x = self.conv1(self.conv0(x), gain=math.sqrt(0.5))
         return y + x

@@ -37,11 +37,13 @@ def upfirdn2d(x: Tensor, f: Tensor, up: int = 1, down: int = 1, pad=(0, 0, 0, 0)
         x = x.reshape(n, c, h, 1, w, 1)
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1]).reshape(n, c, h * up, w * up)
     left, right, top, bottom = pad
+    kernel = (f * gain).flip([0, 1]).to(x.dtype)[None, None].expand(c, 1, *f.shape)
+    if left == right >= 0 and top == bottom >= 0:  # the convolution's own zero padding: no padded copy
+        return F.conv2d(x, kernel, stride=down, padding=(top, left), groups=c)
     x = F.pad(x, [max(left, 0), max(right, 0), max(top, 0), max(bottom, 0)])
     x = x[:, :, max(-top, 0) : x.shape[2] - max(-bottom, 0), max(-left, 0) : x.shape[3] - max(-right, 0)]
-    kernel = (f * gain).flip([0, 1]).to(x.dtype)[None, None].expand(c, 1, *f.shape)
-    x = F.conv2d(x, kernel, groups=c)  # true convolution with the filter
-    return x[:, :, ::down, ::down] if down > 1 else x
+    # true convolution with the filter; keeping every down-th output = the convolution's stride
+    return F.conv2d(x, kernel, stride=down, groups=c)
 
 
 def upsample2d(x: Tensor, f: Tensor, up: int = 2) -> Tensor:
@@ -54,23 +56,26 @@ def downsample2d(x: Tensor, f: Tensor, down: int = 2) -> Tensor:
     return upfirdn2d(x, f, down=down, pad=((k - down + 1) // 2, (k - down) // 2) * 2)
 
 
-def conv2d_resample(x: Tensor, weight: Tensor, f: Tensor, up: int = 1, down: int = 1) -> Tensor:
-    """Same-padded convolution with optional 2x FIR upsampling (transposed conv + blur) or downsampling (blur + strided conv)."""
+def conv2d_resample(x: Tensor, weight: Tensor, f: Tensor, up: int = 1, down: int = 1,
+                    bias: Tensor | None = None) -> Tensor:
+    """Same-padded convolution with optional 2x FIR upsampling (transposed conv + blur) or downsampling
+    (blur + strided conv); ``bias`` [O] is added to the result."""
     k = weight.shape[-1]
     fk = f.shape[-1]
     if up == 1 and down == 1:
-        return F.conv2d(x, weight, padding=k // 2)
+        return F.conv2d(x, weight, bias, padding=k // 2)
     if down > 1:
         p0 = k // 2 + (fk - down + 1) // 2
         p1 = k // 2 + (fk - down) // 2
         if k == 1:  # blur-downsample first, then the 1x1 convolution
-            return F.conv2d(upfirdn2d(x, f, down=down, pad=(p0, p1, p0, p1)), weight)
-        return F.conv2d(upfirdn2d(x, f, pad=(p0, p1, p0, p1)), weight, stride=down)
+            return F.conv2d(upfirdn2d(x, f, down=down, pad=(p0, p1, p0, p1)), weight, bias)
+        return F.conv2d(upfirdn2d(x, f, pad=(p0, p1, p0, p1)), weight, bias, stride=down)
     # up > 1: stride-2 transposed convolution, then the blur with the remaining padding
     p0 = k // 2 + (fk + up - 1) // 2 - (k - 1)
     p1 = k // 2 + (fk - up) // 2 - (k - up)
     x = F.conv_transpose2d(x, weight.transpose(0, 1), stride=up)
-    return upfirdn2d(x, f, pad=(p0, p1, p0, p1), gain=up * up)
+    x = upfirdn2d(x, f, pad=(p0, p1, p0, p1), gain=up * up)
+    return x if bias is None else x + bias.reshape(1, -1, 1, 1)
 
 
 def bias_act(x: Tensor, bias: Tensor | None, activation: str, gain: float = 1.0, clamp: float | None = None) -> Tensor:
@@ -119,21 +124,69 @@ class Conv2dLayer(nn.Module):
         self.act_gain = SQRT2 if activation == "lrelu" else 1.0
 
     def forward(self, x: Tensor, gain: float = 1.0) -> Tensor:
-        x = conv2d_resample(x, (self.weight * self.weight_gain).to(x.dtype), self.resample_filter, down=self.down)
-        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, self.bias, self.activation, self.act_gain * gain, clamp)
+        # bias_act(conv(x, w) , b, act, g) with the (positive) gain g folded into the weight and bias:
+        # lrelu(g·(conv + b)) = g·lrelu(conv + b), one pass over the output instead of three
+        g = self.act_gain * gain
+        w = (self.weight * (self.weight_gain * g)).to(x.dtype)
+        b = (self.bias * g).to(x.dtype) if self.bias is not None else None
+        x = conv2d_resample(x, w, self.resample_filter, down=self.down, bias=b)
+        if self.activation == "lrelu":
+            x = F.leaky_relu_(x, 0.2)  # in place on the fresh conv output (its backward needs only the result)
+        if self.conv_clamp is not None:
+            x = x.clamp(-self.conv_clamp * gain, self.conv_clamp * gain)
+        return x
 
 
 def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, f: Tensor | None = None, up: int = 1,
-                     demodulate: bool = True, noise: Tensor | None = None) -> Tensor:
-    """x [N, I, H, W], weight [O, I, k, k], styles [N, I] -> [N, O, H*up, W*up]."""
+                     demodulate: bool = True, noise: Tensor | None = None, bias: Tensor | None = None,
+                     activation: str = "linear", gain: float = 1.0) -> Tensor:
+    """x [N, I, H, W], weight [O, I, k, k], styles [N, I] -> [N, O, H*up, W*up].
+
+    With ``bias``/``activation``/``gain`` it also does :func:`bias_act` on the result (after the noise),
+    in one fused epilogue: the positive gain is folded into the demodulation scale, the noise and the bias.
+    """
     n = x.shape[0]
-    x = x * styles.to(x.dtype).reshape(n, -1, 1, 1)
-    x = conv2d_resample(x, weight.to(x.dtype), f, up=up) if up > 1 else F.conv2d(x, weight.to(x.dtype), padding=weight.shape[-1] // 2)
+    if weight.shape[-1] == 1 and up == 1 and not demodulate and noise is None:
+        x = _modulated_1x1(x, weight, styles)
+    else:
+        x = x * styles.to(x.dtype).reshape(n, -1, 1, 1)
+        if up > 1:
+            x = conv2d_resample(x, weight.to(x.dtype), f, up=up)
+        else:
+            x = F.conv2d(x, weight.to(x.dtype), padding=weight.shape[-1] // 2)
+    scale = None
     if demodulate:  # scale of each output channel of the per-sample weight w·s
         # sum_{i,k} (w_oik s_i)^2 = sum_i s_i^2 sum_k w_oik^2: no [N, O, I, k, k] tensor needed
-        dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
-        x = x * dcoefs.to(x.dtype).reshape(n, -1, 1, 1)
+        scale = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
+        scale = (scale * gain if gain != 1 else scale).to(x.dtype).reshape(n, -1, 1, 1)
+    elif gain != 1:
+        scale = gain
+    b = None
+    if bias is not None:
+        b = (bias * gain if gain != 1 else bias).to(x.dtype).reshape(1, -1, 1, 1)
+    if isinstance(scale, Tensor) and b is not None:
+        x = torch.addcmul(b, x, scale)  # x·scale + bias in one pass
+        b = None
+    elif scale is not None:
+        x = x * scale
+    # from here on x is a fresh tensor that no backward needs: update it in place
     if noise is not None:
-        x = x + noise.to(x.dtype)
+        x = x.add_(noise.to(x.dtype) * gain if gain != 1 else noise.to(x.dtype))
+    if b is not None:
+        x = x.add_(b)
+    if activation == "lrelu":
+        x = F.leaky_relu_(x, 0.2)
+    elif activation != "linear":
+        raise ValueError(f"activation must be 'linear' or 'lrelu', got {activation!r}")
     return x
+
+
+def _modulated_1x1(x: Tensor, weight: Tensor, styles: Tensor) -> Tensor:
+    """1x1 modulated convolution as one batched matmul with the per-sample weights w·s [N, O, I]
+    (no modulated copy of x, whose backward would cost two more passes over it)."""
+    n, i, h, w = x.shape
+    wn = (weight[None, :, :, 0, 0] * styles[:, None, :]).to(x.dtype)  # [N, O, I]
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        y = torch.bmm(x.permute(0, 2, 3, 1).reshape(n, h * w, i), wn.transpose(1, 2))  # [N, HW, O]
+        return y.reshape(n, h, w, -1).permute(0, 3, 1, 2)  # channels_last [N, O, H, W]
+    return torch.bmm(wn, x.reshape(n, i, h * w)).reshape(n, -1, h, w)
