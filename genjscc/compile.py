@@ -10,15 +10,17 @@ eager execution raises too (a wrong input shape, say) is raised as eager raises 
 Compile a module *after* any ``copy.deepcopy`` of it (an EMA copy, say): the replaced
 ``forward`` is bound to the module it was made for.
 
-Measured on the 2-core CPU (``benchmarks/compile_speed.py``): the shipped
-``deepjscc-64-bcr1_48`` transmit at batch 64 takes 0.69x the eager time once compiled
-(13 s to compile). Compiling the channel itself does not pay: Inductor has no code generation
-for complex tensors, so the models compile their real-valued networks only
+Measured on the 2-core CPU (``benchmarks/compile_speed.py``, idle machine): the shipped
+DeepJSCC and GenerativeJSCC transmit at batch 64 or 256 take 0.91-0.93x the eager time once
+compiled, after 4-15 s of compiling, so it pays on long evaluations and training runs only.
+Compiling the channel itself does not pay: Inductor has no code generation for complex
+tensors, so the models compile their real-valued networks only
 (``compile_networks()``).
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Callable
 
@@ -46,8 +48,6 @@ def compile_forward(module: nn.Module, name: str | None = None, **options) -> nn
     Calling it twice is a no-op. Set ``GENJSCC_NO_COMPILE=1`` to keep every module eager
     (same as not asking for compile).
     """
-    import os
-
     if is_compiled(module) or os.environ.get("GENJSCC_NO_COMPILE") == "1":
         return module
     label = name or type(module).__name__

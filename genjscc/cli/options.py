@@ -6,9 +6,6 @@
 * :func:`scheme_options` reads ``--set key=value`` (repeatable; values parsed as YAML
   scalars: ``0.1`` is a number, ``1/48`` and ``best`` are strings) and ``--config FILE.yaml``
   (a mapping; ``--set`` wins) into the keyword options of a scheme's builder.
-
-Importing this module imports neither torch nor :mod:`genjscc.train.args` (which loads the
-models): the training modules are imported when a training command is built.
 """
 
 from __future__ import annotations
@@ -24,6 +21,7 @@ from typing import Callable, Optional
 import typer
 
 from genjscc.cli.app import fail
+from genjscc.train.args import flag_name
 
 __all__ = ["training_command", "scheme_options", "command_line", "SET_HELP", "CONFIG_HELP"]
 
@@ -36,8 +34,6 @@ def command_line() -> str:
 
 
 def _parameters(cls, hints: dict, defaults: dict) -> list[inspect.Parameter]:
-    from genjscc.train.args import flag_name
-
     params = []
     for f in fields(cls):
         default = defaults.get(f.name, f.default if f.default is not MISSING else f.default_factory())
@@ -57,7 +53,7 @@ def training_command(app: typer.Typer, name: str, args_cls, train: Callable, *, 
     defaults for this command (e.g. ``{"steps": 2000}``); fields marked ``names_model`` are
     resolved with ``resolve_model`` (zoo name -> path) before the arguments are built.
     """
-    from genjscc.train.args import TrainerOptions, flag_name
+    from genjscc.train.args import TrainerOptions
 
     defaults = defaults or {}
     arg_names = [f.name for f in fields(args_cls)]

@@ -409,7 +409,8 @@ class TrainingJob:
     :class:`genjscc.data.StreamSampler`), and optionally ``val_loader(args)``; ``export(module, trainer, args, info)`` writes
     the weights on rank 0 (``info``: command, hardware, wall times, iterations) and returns the
     path. ``session_fields`` name the arguments a resume may change; ``callbacks(module, args)``
-    adds trainer-specific callbacks; ``val_every`` is the validation interval in iterations.
+    adds trainer-specific callbacks; ``val_every`` is the validation interval in iterations. With
+    ``--compile`` the module's ``compile_networks()`` is called before training.
     """
 
     args: Any
