@@ -48,6 +48,7 @@ from genjscc.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty  # 
 from genjscc.models.stylegan2 import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig  # noqa: E402
 from genjscc.train.augment import DiffAugment  # noqa: E402
 from genjscc.train.ema import EMA, ema_beta  # noqa: E402
+from genjscc.train.stylegan2 import style_mixed_ws  # noqa: E402
 
 PRIOR = dict(img_resolution=64, z_dim=256, w_dim=256, mapping_layers=4, channel_base=8192, channel_max=128)
 R1_EVERY, R1_GAMMA = 16, 0.02
@@ -90,13 +91,7 @@ class BareStep:
         z = torch.randn(self.batch, self.z_dim, device=self.device)
         if not self.recipe:
             return self.g_call(z)
-        G = self.G  # style mixing on the device, as the trainer does
-        ws = G.mapping(z)
-        cutoff = torch.randint(1, G.num_ws, (), device=self.device)
-        cutoff = torch.where(torch.rand((), device=self.device) < 0.9, cutoff, G.num_ws)
-        mixed = torch.arange(G.num_ws, device=self.device) >= cutoff
-        ws = torch.where(mixed.view(1, -1, 1), G.mapping(torch.randn_like(z)), ws)
-        return G.synthesis(ws, noise_mode="random")
+        return self.G.synthesis(style_mixed_ws(self.G, z, 0.9), noise_mode="random")  # as the trainer does
 
     def __call__(self) -> None:
         do_r1 = self.iteration % R1_EVERY == 0
@@ -142,17 +137,6 @@ def genjscc_networks(device):
     G = Generator(GeneratorConfig(**PRIOR)).to(device).train()
     D = Discriminator(DiscriminatorConfig(img_resolution=64, channel_base=8192, channel_max=128)).to(device).train()
     return G, D
-
-
-def nvlabs_networks(path: str, device):
-    sys.path.insert(0, path)
-    from training.networks import Discriminator as NVD, Generator as NVG  # type: ignore
-
-    torch.manual_seed(0)
-    G = NVG(z_dim=256, c_dim=0, w_dim=256, img_resolution=64, img_channels=3,
-            mapping_kwargs={"num_layers": 4}, synthesis_kwargs={"channel_base": 8192, "channel_max": 128}).to(device)
-    D = NVD(c_dim=0, img_resolution=64, img_channels=3, channel_base=8192, channel_max=128).to(device)
-    return G.train(), D.train()
 
 
 def compiled_step(G, D, device, batch, recipe):
@@ -380,7 +364,11 @@ def main() -> None:
                 record(f"{name}, compiled", batch, time_loop(step, device, a.iters, 0, a.rounds),
                        {"compile_s": round(compile_s, 1)})
         if a.reference:
-            G, D = nvlabs_networks(a.reference, device)
+            from nvlabs_reference import nvlabs_networks
+
+            torch.manual_seed(0)
+            config = {k: v for k, v in PRIOR.items() if k != "img_resolution"}
+            G, D = (m.to(device) for m in nvlabs_networks(a.reference, PRIOR["img_resolution"], **config))
             nv_d = lambda x, D=D: D(x, None)  # noqa: E731 - NVlabs' D takes (images, labels)
             step = BareStep(G, D, device, batch, False, g_call=lambda z, G=G: G(z, None), d_call=nv_d, r1_call=nv_d)
             record("bare, NVlabs networks", batch, time_loop(step, device, a.iters, a.warmup, a.rounds))

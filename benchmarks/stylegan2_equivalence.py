@@ -14,9 +14,7 @@ import argparse
 import copy
 import json
 import pickle
-import sys
 import tempfile
-import types
 from pathlib import Path
 
 import torch
@@ -33,10 +31,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reference", required=True, help="path to an NVlabs stylegan2-ada-pytorch checkout")
     args = parser.parse_args()
-    sys.modules.setdefault("requests", types.ModuleType("requests"))  # dnnlib imports it for downloads only
-    sys.path.insert(0, args.reference)
+    from nvlabs_reference import nvlabs_classes
+
+    RefG, RefD = nvlabs_classes(args.reference)
     import dnnlib
-    from training.networks import Discriminator as RefD, Generator as RefG
 
     report = {"generator": [], "discriminator": []}
     with tempfile.TemporaryDirectory() as tmp:

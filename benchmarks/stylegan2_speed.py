@@ -35,7 +35,6 @@ import statistics
 import subprocess
 import sys
 import time
-import types
 
 import torch
 import torch.nn.functional as F
@@ -215,16 +214,10 @@ def main() -> None:
         sides = {"genjscc": network_workloads(G, D, lambda g, z: g(z, noise_mode="random"), lambda d, x: d(x),
                                               a.z_dim, a.size, a.batch)}
         if a.reference:
-            # dnnlib imports requests for downloads only; its custom CUDA ops are never built on CPU
-            # (bias_act/upfirdn2d take their reference path for CPU tensors, conv2d_gradfix is off)
-            sys.modules.setdefault("requests", types.ModuleType("requests"))
-            sys.path.insert(0, a.reference)
-            from training.networks import Discriminator as RefD, Generator as RefG
+            from nvlabs_reference import nvlabs_networks
 
-            kw = dict(channel_base=a.channel_base, channel_max=a.channel_max, num_fp16_res=0, conv_clamp=None)
-            RG = RefG(z_dim=a.z_dim, c_dim=0, w_dim=a.z_dim, img_resolution=a.size, img_channels=3,
-                      mapping_kwargs={"num_layers": a.mapping_layers}, synthesis_kwargs=kw)
-            RD = RefD(c_dim=0, img_resolution=a.size, img_channels=3, **kw)
+            RG, RD = nvlabs_networks(a.reference, a.size, a.z_dim, a.z_dim, a.mapping_layers, a.channel_base,
+                                     a.channel_max)
             sides["NVlabs"] = network_workloads(RG, RD, lambda g, z: g(z, None, noise_mode="random"),
                                                 lambda d, x: d(x, None), a.z_dim, a.size, a.batch)
         compile_s = {}

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from genjscc.atomic import atomic_write_bytes
 
-__all__ = ["IMAGE_SUFFIXES", "DataError", "load_image", "open_image", "rgb_array", "max_pixels", "save_image", "image_grid", "to_rgb", "uint8_chw", "list_images"]
+__all__ = ["IMAGE_SUFFIXES", "DataError", "check_image_batch", "load_image", "open_image", "rgb_array", "max_pixels", "save_image", "image_grid", "to_rgb", "uint8_chw", "list_images"]
 
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's default guard (about 8,000 x 11,000 pixels)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jp2", ".avif"}
@@ -28,6 +28,12 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 class DataError(ValueError):
     """An image or dataset cannot be used as given; the message says why and what to do."""
+
+
+def check_image_batch(images: Tensor) -> None:
+    """Raise ``ValueError`` unless ``images`` is a batch of RGB images ``[B, 3, H, W]``."""
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be [B, 3, H, W], got {tuple(images.shape)}")
 
 
 def max_pixels() -> int:

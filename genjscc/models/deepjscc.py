@@ -34,6 +34,7 @@ from genjscc.channel import (
     real_to_complex,
     snr_tensor,
 )
+from genjscc.images import check_image_batch
 from genjscc.layers.attention import AttentionFeature
 from genjscc.models.jscc_backbones import ResidualGDNDecoder, ResidualGDNEncoder
 from genjscc.weights import load_model
@@ -161,8 +162,7 @@ class DeepJSCC(nn.Module):
     # -- the three steps, usable on their own -------------------------------------------
 
     def _check_images(self, images: Tensor) -> None:
-        if images.dim() != 4 or images.shape[1] != 3:
-            raise ValueError(f"images must be [B, 3, H, W], got {tuple(images.shape)}")
+        check_image_batch(images)
         check_divisible(images.shape[2], images.shape[3], self.config.downsample)
 
     def encode(self, images: Tensor, snr_db: float | Tensor = 0.0) -> tuple[Tensor, torch.Size]:

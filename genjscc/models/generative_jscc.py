@@ -53,6 +53,7 @@ from genjscc.channel import (
     real_to_complex,
     snr_tensor,
 )
+from genjscc.images import check_image_batch
 from genjscc.models.jscc_backbones import ResidualGDNDecoder, ResidualGDNEncoder, stage_widths
 from genjscc.models.stylegan2.networks import GeneratorConfig, SynthesisNetwork
 from genjscc.weights import load_model
@@ -194,8 +195,7 @@ class GenerativeJSCC(nn.Module):
     # -- transmission ----------------------------------------------------------------------------
 
     def check_images(self, images: Tensor) -> None:
-        if images.dim() != 4 or images.shape[1] != 3:
-            raise ValueError(f"images must be [B, 3, H, W], got {tuple(images.shape)}")
+        check_image_batch(images)
         self.check_size(images.shape[2], images.shape[3])
 
     def check_size(self, height: int, width: int) -> None:

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from genjscc.channel import Channel, parse_bcr, snr_tensor
+from genjscc.images import check_image_batch
 from genjscc.metrics import psnr
 from genjscc.schemes.base import Scheme, register_scheme
 from genjscc.separation import Codec, Link, LinkOption, build_codec, build_link
@@ -74,8 +75,7 @@ class SeparationScheme(Scheme):
             raise ValueError(f"BCR {self.rho} leaves no channel use for a {height}x{width} image")
 
     def transmit(self, images, channel, snr_db, *, generator=None):
-        if images.dim() != 4 or images.shape[1] != 3:
-            raise ValueError(f"images must be [B, 3, H, W], got {tuple(images.shape)}")
+        check_image_batch(images)
         batch, _, height, width = images.shape
         snr = _single_snr(snr_db, batch)
         self.check_size(height, width)

@@ -135,7 +135,9 @@ class IntervalLogging:
     (every ``--log-every``, and the last), and touches no host value on the others."""
 
     def log_interval(self, values: dict[str, torch.Tensor], prog_bar: bool = True, **host_values: float) -> None:
-        meter = self.__dict__.setdefault("_interval_means", IntervalMeans())
+        meter = getattr(self, "_interval_means", None)
+        if meter is None:
+            meter = self._interval_means = IntervalMeans()
         meter.add(values)
         if logging_step(self.trainer):
             self.log_dict({**meter.pop(), **host_values}, prog_bar=prog_bar)

@@ -43,10 +43,22 @@ from genjscc.train.common import IntervalLogging, TrainingJob, run_training, sin
 from genjscc.train.ema import EMA, ema_beta
 from genjscc.weights import save_weights
 
-__all__ = ["StyleGAN2Module", "StyleGAN2TrainArgs", "train_stylegan2"]
+__all__ = ["StyleGAN2Module", "StyleGAN2TrainArgs", "train_stylegan2", "style_mixed_ws"]
 
 
 # ----------------------------------------------------------------------------- module
+
+
+def style_mixed_ws(G: Generator, z: Tensor, probability: float, update_w_avg: bool = False) -> Tensor:
+    """Latents ``[N, num_ws, w_dim]`` of ``z [N, z_dim]``; with ``probability`` the rows from a random
+    cutoff on come from a second z (one cutoff per batch). Drawn on the device: no host synchronisation."""
+    ws = G.mapping(z, update_w_avg=update_w_avg)
+    if probability > 0:
+        cutoff = torch.randint(1, G.num_ws, (), device=z.device)
+        cutoff = torch.where(torch.rand((), device=z.device) < probability, cutoff, G.num_ws)
+        mixed = torch.arange(G.num_ws, device=z.device) >= cutoff
+        ws = torch.where(mixed.view(1, -1, 1), G.mapping(torch.randn_like(z)), ws)
+    return ws
 
 
 class StyleGAN2Module(IntervalLogging, L.LightningModule):
@@ -81,17 +93,8 @@ class StyleGAN2Module(IntervalLogging, L.LightningModule):
 
     # -- generation
     def _ws(self, n: int, update_w_avg: bool) -> Tensor:
-        """Latents ``[n, num_ws, w_dim]``; with probability ``style_mixing`` the rows from a random
-        cutoff on come from a second z. The draw stays on the device (no host synchronisation)."""
-        G = self.G
-        z = torch.randn(n, G.z_dim, device=self.device)
-        ws = G.mapping(z, update_w_avg=update_w_avg)
-        if self.hparams.style_mixing > 0:
-            cutoff = torch.randint(1, G.num_ws, (), device=self.device)
-            cutoff = torch.where(torch.rand((), device=self.device) < self.hparams.style_mixing, cutoff, G.num_ws)
-            mixed = torch.arange(G.num_ws, device=self.device) >= cutoff
-            ws = torch.where(mixed.view(1, -1, 1), G.mapping(torch.randn_like(z)), ws)
-        return ws
+        z = torch.randn(n, self.G.z_dim, device=self.device)
+        return style_mixed_ws(self.G, z, self.hparams.style_mixing, update_w_avg=update_w_avg)
 
     def compile_networks(self) -> None:
         """``--compile``: the synthesis network and D; lazy R1's double backward stays eager."""

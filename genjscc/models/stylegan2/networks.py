@@ -27,7 +27,6 @@ from genjscc.models.stylegan2.ops import (  # noqa: F401  (re-exported)
     SQRT2,
     Conv2dLayer,
     FullyConnectedLayer,
-    bias_act,
     conv2d_resample,
     downsample2d,
     fir_filter,

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
-    "fir_filter", "upfirdn2d", "upsample2d", "downsample2d", "conv2d_resample", "bias_act",
+    "fir_filter", "upfirdn2d", "upsample2d", "downsample2d", "conv2d_resample",
     "FullyConnectedLayer", "Conv2dLayer", "modulated_conv2d", "SQRT2",
 ]
 
@@ -78,19 +78,6 @@ def conv2d_resample(x: Tensor, weight: Tensor, f: Tensor, up: int = 1, down: int
     return x if bias is None else x + bias.reshape(1, -1, 1, 1)
 
 
-def bias_act(x: Tensor, bias: Tensor | None, activation: str, gain: float = 1.0, clamp: float | None = None) -> Tensor:
-    """Add a per-channel bias, apply ``linear`` or ``lrelu`` (slope 0.2), scale by ``gain``, clamp to ±clamp."""
-    if bias is not None:
-        x = x + bias.reshape([1, -1] + [1] * (x.dim() - 2)).to(x.dtype)
-    if activation == "lrelu":
-        x = F.leaky_relu(x, 0.2)
-    if gain != 1:
-        x = x * gain
-    if clamp is not None:
-        x = x.clamp(-clamp, clamp)
-    return x
-
-
 # ----------------------------------------------------------------------------- layers
 
 
@@ -124,7 +111,7 @@ class Conv2dLayer(nn.Module):
         self.act_gain = SQRT2 if activation == "lrelu" else 1.0
 
     def forward(self, x: Tensor, gain: float = 1.0) -> Tensor:
-        # bias_act(conv(x, w) , b, act, g) with the (positive) gain g folded into the weight and bias:
+        # g·act(conv(x, w) + b) with the (positive) gain g folded into the weight and bias:
         # lrelu(g·(conv + b)) = g·lrelu(conv + b), one pass over the output instead of three
         g = self.act_gain * gain
         w = (self.weight * (self.weight_gain * g)).to(x.dtype)
@@ -142,7 +129,7 @@ def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, f: Tensor | None
                      activation: str = "linear", gain: float = 1.0) -> Tensor:
     """x [N, I, H, W], weight [O, I, k, k], styles [N, I] -> [N, O, H*up, W*up].
 
-    With ``bias``/``activation``/``gain`` it also does :func:`bias_act` on the result (after the noise),
+    With ``bias``/``activation``/``gain`` it also returns ``gain · act(result + noise + bias)``,
     in one fused epilogue: the positive gain is folded into the demodulation scale, the noise and the bias.
     """
     n = x.shape[0]
