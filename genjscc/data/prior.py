@@ -9,7 +9,9 @@ GenerativeJSCC) is measured apart from the prior's quality. Item ``i`` is
 * test image ``i``: ``s_i = 2^40 + i`` — a seed range no training item reaches.
 
 The truncation ``psi`` (default :data:`DEFAULT_TRUNCATION`) is part of the spec
-(``prior:NAME@0.7``) and kept as the dataset's ``truncation`` attribute.
+(``prior:NAME@0.7``) and kept as the dataset's ``truncation`` attribute. With ``with_latents=True``
+an item is ``(image, w)``: ``w [w_dim]`` is the truncated latent that made it (every w+ row equals
+it), the target of GenerativeJSCC's latent term.
 """
 
 from __future__ import annotations
@@ -32,38 +34,46 @@ class PriorSamples(Dataset):
     """``count`` images ``[3, R, R]`` in [0, 1] from ``generator`` (item ``i`` from seed ``first_seed + i``).
 
     ``__getitems__`` generates a whole batch with one forward pass (the DataLoader uses it);
-    ``cache=True`` generates every item once, up front (test sets).
+    ``cache=True`` generates every item once, up front (test sets); ``with_latents=True`` makes
+    items ``(image, w [w_dim])`` pairs.
     """
 
     def __init__(self, generator: nn.Module, count: int, first_seed: int, truncation: float = DEFAULT_TRUNCATION,
-                 *, cache: bool = False, batch: int = 64):
+                 *, cache: bool = False, batch: int = 64, with_latents: bool = False):
         self.generator = generator.eval().requires_grad_(False)
         self.count, self.first_seed, self.truncation, self.batch = count, first_seed, float(truncation), batch
-        self._cached: Tensor | None = None
+        self.with_latents = with_latents
+        self._cached: tuple[Tensor, Tensor] | None = None
         if cache:
-            self._cached = torch.cat([self._generate(range(i, min(i + batch, count))) for i in range(0, count, batch)])
+            parts = [self._generate(range(i, min(i + batch, count))) for i in range(0, count, batch)]
+            self._cached = (torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]))
 
     def __len__(self) -> int:
         return self.count
 
-    def _generate(self, indices) -> Tensor:
+    def _generate(self, indices) -> tuple[Tensor, Tensor]:
+        """Images ``[N, 3, R, R]`` in [0, 1] and their truncated latents ``[N, w_dim]``."""
         z = torch.stack([torch.randn(self.generator.z_dim, generator=torch.Generator().manual_seed(self.first_seed + i))
                          for i in indices])
         with torch.no_grad():
-            images = self.generator(z, truncation_psi=self.truncation, noise_mode="const")
-        return ((images + 1) / 2).clamp(0, 1)
+            ws = self.generator.mapping(z, truncation_psi=self.truncation)
+            images = self.generator.synthesis(ws, noise_mode="const")
+        return ((images + 1) / 2).clamp(0, 1), ws[:, 0]
 
-    def __getitem__(self, index: int) -> Tensor:
+    def _items(self, images: Tensor, ws: Tensor) -> list:
+        return list(zip(images, ws)) if self.with_latents else list(images)
+
+    def __getitem__(self, index: int):
         if not 0 <= index < self.count:
             raise IndexError(index)
         if self._cached is not None:
-            return self._cached[index]
-        return self._generate([index])[0]
+            return self._items(self._cached[0][index : index + 1], self._cached[1][index : index + 1])[0]
+        return self._items(*self._generate([index]))[0]
 
-    def __getitems__(self, indices: list[int]) -> list[Tensor]:
+    def __getitems__(self, indices: list[int]) -> list:
         if self._cached is not None:
-            return [self._cached[i] for i in indices]
-        return list(self._generate(indices))
+            return self._items(self._cached[0][indices], self._cached[1][indices])
+        return self._items(*self._generate(indices))
 
 
 @lru_cache(maxsize=4)
@@ -77,8 +87,9 @@ def _generator(path: str) -> nn.Module:
 
 
 def prior_dataset(arg: str, split: str, size: int, *, seed: int = 0, length: int = 50_000,
-                  limit: int | None = None) -> PriorSamples:
-    """The dataset of spec ``prior:ARG``, ``ARG = NAME`` or ``NAME@PSI`` (zoo name or weight path)."""
+                  limit: int | None = None, with_latents: bool = False) -> PriorSamples:
+    """The dataset of spec ``prior:ARG``, ``ARG = NAME`` or ``NAME@PSI`` (zoo name or weight path);
+    ``with_latents``: items are ``(image, w)`` pairs."""
     from genjscc.images import DataError
     from genjscc.zoo import resolve_model
 
@@ -98,6 +109,6 @@ def prior_dataset(arg: str, split: str, size: int, *, seed: int = 0, length: int
         raise DataError(f"prior:{name} generates {generator.img_resolution}x{generator.img_resolution} images, "
                         f"not {size}x{size}: use --size {generator.img_resolution}")
     if split == "train":
-        return PriorSamples(generator, length, seed * 1_000_003, psi)
+        return PriorSamples(generator, length, seed * 1_000_003, psi, with_latents=with_latents)
     count = PRIOR_TEST_IMAGES if limit is None else min(limit, PRIOR_TEST_IMAGES)
-    return PriorSamples(generator, count, TEST_SEED_OFFSET, psi, cache=True)
+    return PriorSamples(generator, count, TEST_SEED_OFFSET, psi, cache=True, with_latents=with_latents)

@@ -224,9 +224,17 @@ class GenerativeJSCCTrainArgs(DataArgs):
     width: int = option(96, "residual-GDN width of the encoder and the head trunk")
     blocks: int = option(2, "residual blocks at the latent resolution")
     downsample: int = option(8, "encoder stride f")
-    inject_resolution: int = option(64, "synthesis block whose input the head provides (16, 32 or 64 at 64x64)")
-    w_codes: int = option(1, "predicted w codes (groups of w+ rows from the injection block on)")
-    predict_noise: bool = option(False, "the head also predicts the synthesis noise maps")
+    decoder: str = option("residual", "residual (DeepJSCC's base image + the prior's detail) | synthesis (the whole "
+                          "synthesis network draws the image from predicted w+ codes and injected head features)")
+    inject_resolution: int = option(0, "residual: the synthesis block whose input the head provides (16, 32 or 64 at "
+                                    "64x64); synthesis: the first block whose output receives head features (4 .. R/2); "
+                                    "0: the decoder's default (64 residual, 8 synthesis)")
+    w_codes: int = option(1, "predicted w codes (groups of w+ rows; residual: from the injection block on)")
+    predict_noise: bool = option(False, "residual decoder: the head also predicts the synthesis noise maps")
+    latent_weight: float = option(0.0, "synthesis decoder on prior:NAME data: weight of the latent term "
+                                  "|ŵ - w|² / |w - w_avg|² against the latent that made each training image (0: off)")
+    latent_steps: int = option(0, "synthesis decoder on prior:NAME data: first iterations trained on the latent term "
+                               "alone (the synthesis does not run: cheap), before the image loss starts")
     batch_size: int = option(32, "images per iteration (per device)")
     lr: float = option(2e-4, "Adam learning rate of the encoder and the head trunk, DeepJSCC's parts (cosine to lr/20)")
     head_lr: float = option(1e-3, "Adam learning rate of the new layers that feed the prior (features, w codes, gain)")
@@ -248,13 +256,24 @@ class GenerativeJSCCTrainArgs(DataArgs):
         bcr_to_channels(self.bcr, self.size, self.size, self.downsample)
         if self.lpips_net not in ("vgg", "alex"):
             raise ValueError(f"--lpips-net must be vgg or alex, got {self.lpips_net!r}")
-        for name in ("lpips_weight", "adversarial_weight", "r1_gamma", "synthesis_lr", "head_lr", "freeze_synthesis"):
+        for name in ("lpips_weight", "adversarial_weight", "r1_gamma", "synthesis_lr", "head_lr", "freeze_synthesis",
+                     "latent_weight", "latent_steps", "inject_resolution"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{flag_name(name)} must be >= 0, got {getattr(self, name)}")
         if self.lr <= 0 or self.batch_size < 1:
             raise ValueError(f"--lr must be > 0 and --batch-size >= 1, got {self.lr} and {self.batch_size}")
         if not self.prior:
             raise ValueError("--prior is required: a StyleGAN2 zoo name or file (its config shapes the decoder)")
+        from genjscc.models.generative_jscc import DECODERS
+
+        if self.decoder not in DECODERS:
+            raise ValueError(f"--decoder must be one of {', '.join(DECODERS)}, got {self.decoder!r}")
+        if (self.latent_weight > 0 or self.latent_steps > 0) and not (self.decoder == "synthesis"
+                                                                      and self.data.startswith("prior:")):
+            raise ValueError("--latent-weight and --latent-steps need --decoder synthesis and --data prior:NAME "
+                             "(the latent that made each training image is the target)")
+        if self.latent_steps > 0 and self.latent_weight <= 0:
+            raise ValueError("--latent-steps trains on the latent term alone: give it a --latent-weight > 0")
 
     def model_config(self, generator_config: dict):
         """The GenerativeJSCC config for a prior with ``generator_config`` (checked)."""
@@ -265,8 +284,9 @@ class GenerativeJSCCTrainArgs(DataArgs):
             r = generator_config["img_resolution"]
             raise ValueError(f"the prior {self.prior} makes {r}x{r} images, not --size {self.size}: use --size {r} "
                              "or a prior of that size")
+        inject = self.inject_resolution or (self.size if self.decoder == "residual" else 8)
         return GenerativeJSCCConfig(
             channels=bcr_to_channels(self.bcr, self.size, self.size, self.downsample), generator=generator_config,
             downsample=self.downsample, width=self.width, blocks=self.blocks, snr_adaptive=True,
-            inject_resolution=self.inject_resolution, w_codes=self.w_codes, predict_noise=self.predict_noise,
+            inject_resolution=inject, w_codes=self.w_codes, predict_noise=self.predict_noise, decoder=self.decoder,
         )

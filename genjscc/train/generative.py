@@ -10,6 +10,12 @@ trained DeepJSCC) train at ``lr`` and the new layers that feed the prior (featur
 noise, detail gain) at ``head_lr``; every learning rate follows a cosine to 1/20 of its value over the run
 (a function of the iteration, so resume is exact).
 
+Synthesis decoder on ``prior:NAME`` data: each training image comes with the latent ``w`` that made
+it, and ``latent_weight`` adds ``|ŵ - w|² / |w - w_avg|²`` (batch means; 1 = predicting the average
+style) so the head learns the prior's address space directly. The first ``latent_steps``
+iterations train on that term alone: the synthesis does not run, so they cost the encoder and
+the head only.
+
 One iteration = one step of every optimiser on one batch; ``--steps`` counts iterations.
 """
 
@@ -22,7 +28,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from genjscc.channel import build_channel, sample_snr_db
+from genjscc.channel import build_channel, complex_to_real, sample_snr_db, snr_tensor
 from genjscc.compile import compile_forward, eager_forward
 from genjscc.data import load_dataset, stack
 from genjscc.images import image_grid, save_image
@@ -47,7 +53,7 @@ class GenerativeJSCCModule(IntervalLogging, L.LightningModule):
                  lr: float = 2e-4, synthesis_lr: float = 1e-4, freeze_synthesis: int = 0, lpips_weight: float = 0.1,
                  head_lr: float = 1e-3,
                  lpips_net: str = "vgg", adversarial_weight: float = 0.0, r1_gamma: float = 0.05,
-                 max_steps: int = 1000):
+                 max_steps: int = 1000, latent_weight: float = 0.0, latent_steps: int = 0):
         super().__init__()
         self.save_hyperparameters()
         self.automatic_optimization = False
@@ -78,11 +84,20 @@ class GenerativeJSCCModule(IntervalLogging, L.LightningModule):
         optimisers = self.optimizers()
         opt = optimisers[0] if isinstance(optimisers, list) else optimisers
         self._set_learning_rates(opt, step)
-        snr = sample_snr_db(batch.shape[0], hp.snr_low, hp.snr_high)  # on the host: see DeepJSCCModule
-        recon = self.model(batch, self.channel, snr)
-        loss = self.loss(recon, batch)
-        logs = {f"train/{k}": v for k, v in self.loss.last.items()}
-        if self.D is not None:
+        images, target_w = batch if isinstance(batch, (list, tuple)) else (batch, None)
+        snr = sample_snr_db(images.shape[0], hp.snr_low, hp.snr_high)  # on the host: see DeepJSCCModule
+        latent_only = step < hp.latent_steps
+        recon, predicted_ws = self._transmit(images, snr, synthesize=not latent_only)
+        logs = {}
+        loss = images.new_zeros(())
+        if not latent_only:
+            loss = self.loss(recon, images)
+            logs.update({f"train/{k}": v for k, v in self.loss.last.items()})
+        if hp.latent_weight > 0 and target_w is not None:
+            latent = latent_error(predicted_ws, target_w, self.model.w_avg)
+            loss = loss + hp.latent_weight * latent
+            logs["train/latent"] = latent
+        if self.D is not None and not latent_only:
             self.D.requires_grad_(False)
             adversarial = g_nonsaturating_loss(self.D(recon * 2 - 1))
             loss = loss + hp.adversarial_weight * adversarial
@@ -91,14 +106,30 @@ class GenerativeJSCCModule(IntervalLogging, L.LightningModule):
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         opt.step()
-        if self.D is not None:
-            self._discriminator_step(optimisers[1], batch, recon.detach(), step, logs)
+        if self.D is not None and not latent_only:
+            self._discriminator_step(optimisers[1], images, recon.detach(), step, logs)
         self.iterations += 1
         self.iteration_count += 1
         logs["train/loss"] = loss
         with torch.no_grad():
-            logs["train/psnr"] = psnr(recon.detach().clamp(0, 1), batch).mean()
+            if recon is not None:
+                logs["train/psnr"] = psnr(recon.detach().clamp(0, 1), images).mean()
             self.log_interval(logs)
+
+    def _transmit(self, images: Tensor, snr: Tensor, *, synthesize: bool) -> tuple[Tensor | None, Tensor | None]:
+        """Images through encoder, channel and decoder -> (reconstructions or None, predicted ws or None).
+
+        The synthesis decoder's halves are run separately, so the latent-only iterations skip the synthesis.
+        """
+        model = self.model
+        if model.config.decoder != "synthesis":
+            return model(images, self.channel, snr), None
+        model.check_images(images)
+        snr_t = snr_tensor(snr, images.shape[0], images.device)
+        symbols, shape = model.encode(images, snr_t)
+        received = complex_to_real(self.channel(symbols, snr), shape)
+        features, ws = model.predict_styles(received, snr_t)
+        return (model.synthesize(features, ws) if synthesize else None), ws
 
     def compile_networks(self) -> None:
         """``--compile``: the model's real-valued networks (the channel stays eager), and D."""
@@ -156,6 +187,14 @@ class GenerativeJSCCModule(IntervalLogging, L.LightningModule):
         save_image(image_grid(torch.cat(rows).cpu(), cols=x.shape[0]), path)
 
 
+def latent_error(predicted_ws: Tensor, target_w: Tensor, w_avg: Tensor) -> Tensor:
+    """``mean |ŵ - w|² / mean |w - w_avg|²`` over a batch: predicted ``ws [B, num_ws, w_dim]`` against the
+    latent ``w [B, w_dim]`` that made each image (every row); 1 is what predicting ``w_avg`` scores."""
+    target = target_w.to(predicted_ws.dtype).unsqueeze(1)
+    spread = (target - w_avg).square().mean().clamp_min(1e-8)
+    return (predicted_ws - target).square().mean() / spread
+
+
 SESSION_FIELDS = ("workers", "sample_every")
 
 
@@ -165,12 +204,25 @@ def _build_module(args: GenerativeJSCCTrainArgs, options: TrainerOptions) -> Gen
     snr_low, snr_high = parse_snr_spec(args.snr)
     module = GenerativeJSCCModule(config.to_dict(), args.channel, snr_low, snr_high, args.lr, args.synthesis_lr,
                                   args.freeze_synthesis, args.lpips_weight, args.head_lr, args.lpips_net,
-                                  args.adversarial_weight, args.r1_gamma, options.steps)
+                                  args.adversarial_weight, args.r1_gamma, options.steps, args.latent_weight,
+                                  args.latent_steps)
     if args.prior_init:
         module.model.load_prior(prior)  # a resumed run then loads its checkpoint over these
     if args.init_jscc:
         module.model.load_deepjscc(DeepJSCC.from_weights(args.init_jscc))
     return module
+
+
+def _train_loader(args: GenerativeJSCCTrainArgs, options: TrainerOptions, start: int = 0):
+    """The training stream; with the latent term, prior samples come with the latents that made them."""
+    dataset = None
+    if args.latent_weight > 0:
+        from genjscc.data.prior import prior_dataset
+
+        length = max(50_000, options.steps * args.batch_size)
+        dataset = prior_dataset(args.data.partition(":")[2], "train", args.size, seed=args.seed, length=length,
+                                with_latents=True)
+    return training_stream(args, options, start, dataset=dataset)
 
 
 def _prepare(module: GenerativeJSCCModule, args: GenerativeJSCCTrainArgs, run_dir: Path) -> None:
@@ -194,9 +246,21 @@ def _export(module: GenerativeJSCCModule, trainer, args: GenerativeJSCCTrainArgs
 def train_generative(args: GenerativeJSCCTrainArgs, out: Path, options: TrainerOptions, resume: bool = False,
                      command: str = "") -> Path:
     """Train (or resume) a GenerativeJSCC and export ``out/model.safetensors``; returns its path."""
-    job = TrainingJob(args=args, build_module=_build_module, train_loader=training_stream, export=_export,
+    job = TrainingJob(args=args, build_module=_build_module, train_loader=_train_loader, export=_export,
                       session_fields=SESSION_FIELDS, prepare=_prepare)
     return run_training(job, out, options, resume=resume, command=command)
+
+
+def _decoder_line(c: dict, g: dict) -> str:
+    prior = f"{g['img_resolution']}x{g['img_resolution']} prior, w {g['w_dim']}, channels <= {g['channel_max']}"
+    if c.get("decoder", "residual") == "synthesis":
+        return (f"- Decoder: synthesis: the whole StyleGAN2 synthesis network ({prior}) draws the image from "
+                f"{c['w_codes']} predicted w code(s); DeepJSCC's residual-GDN decoder trunk gives the codes and "
+                f"features added to every block's output from {c['inject_resolution']}x{c['inject_resolution']} on; "
+                "no base image")
+    return (f"- Decoder: DeepJSCC's residual-GDN decoder gives the base image; its features feed the StyleGAN2 "
+            f"synthesis from block {c['inject_resolution']}x{c['inject_resolution']} ({prior}; {c['w_codes']} w code(s), "
+            f"noise predicted: {c['predict_noise']}), whose output is added with a learnt gain")
 
 
 def generative_card(meta: dict, metrics_table: str = "") -> str:
@@ -207,15 +271,14 @@ def generative_card(meta: dict, metrics_table: str = "") -> str:
         "",
         f"- Encoder: residual GDN (width {c['width']}, {c['blocks']} residual blocks, SNR-adaptive), f = {c['downsample']}, "
         f"C = {c['channels']}; BCR {t['bcr']}",
-        f"- Decoder: DeepJSCC's residual-GDN decoder gives the base image; its features feed the StyleGAN2 "
-        f"synthesis from block {c['inject_resolution']}x{c['inject_resolution']} ({g['img_resolution']}x{g['img_resolution']} "
-        f"prior, w {g['w_dim']}, channels <= {g['channel_max']}; {c['w_codes']} w code(s), noise predicted: "
-        f"{c['predict_noise']}), whose output is added with a learnt gain",
+        _decoder_line(c, g),
         f"- Prior: `{Path(t['prior']).name}` (synthesis initialised from it: {t['prior_init']})"
         + (f"; encoder and head trunk from `{Path(t['init_jscc']).name}`" if t.get("init_jscc") else ""),
         f"- Data: `{t['data']}` at {t['size']}x{t['size']}; channel {t['channel']}, training SNR {t['snr']} dB",
         f"- Loss: MSE + {t['lpips_weight']} LPIPS-{t['lpips_net']}"
-        + (f" + {t['adversarial_weight']} GAN" if t.get("adversarial_weight") else ""),
+        + (f" + {t['adversarial_weight']} GAN" if t.get("adversarial_weight") else "")
+        + (f" + {t['latent_weight']} latent term (the first {t.get('latent_steps', 0)} iterations on it alone)"
+           if t.get("latent_weight") else ""),
         f"- Steps: {t['steps']} (batch {t['batch_size']}, {t['images_seen']} images), seed {t['seed']}; synthesis frozen "
         f"for {t['freeze_synthesis']} iterations, lr {t['lr']} (DeepJSCC parts) / {t['head_lr']} (prior feed) / "
         f"{t['synthesis_lr']} (synthesis)",
