@@ -4,7 +4,7 @@ Evaluates every DeepJSCC in the zoo over AWGN and block Rayleigh (MMSE CSI) at -
 10 dB, writes records to results/deepjscc/ and prints a markdown table; with
 --update-cards the table is written into each model card (genjscc/zoo/NAME.md).
 
-    python benchmarks/deepjscc_quality.py [--update-cards]
+    python benchmarks/deepjscc_quality.py [--update-cards] [--models deepjscc-64-bcr1_192]
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--update-cards", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("results/deepjscc"))
+    parser.add_argument("--models", default="", help="comma-separated zoo names (default: every DeepJSCC in the zoo)")
     args = parser.parse_args()
+    chosen = set(filter(None, args.models.split(",")))
     images = stack(load_dataset("photos", "test", 64))
     for name, entry in ZOO.items():
-        if entry.kind != "deepjscc":
+        if entry.kind != "deepjscc" or (chosen and name not in chosen):
             continue
         scheme = build_scheme(name)
         records = []

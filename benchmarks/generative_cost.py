@@ -3,7 +3,7 @@
 MACs come from ``torch.utils.flop_counter`` (FLOPs / 2) on one forward pass; speed is the
 median over alternating rounds (A, B, A, B, ...) in one process, after a warm-up.
 
-    python benchmarks/generative_cost.py [--generative PATH] [--rounds 7] [--threads 2]
+    python benchmarks/generative_cost.py [--generative NAME_OR_PATH ...] [--rounds 7] [--threads 2]
 """
 
 from __future__ import annotations
@@ -27,14 +27,15 @@ def macs_per_image(model: torch.nn.Module, x: torch.Tensor) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--generative", default="generative-64-bcr1_48")
+    parser.add_argument("--generative", nargs="+", default=["generative-64-bcr1_48"],
+                        help="GenerativeJSCC models (zoo names or files): residual or synthesis decoders")
     parser.add_argument("--deepjscc", default="deepjscc-64-bcr1_48")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    schemes = {name: build_scheme(name) for name in (args.deepjscc, args.generative)}
+    schemes = {name: build_scheme(name) for name in (args.deepjscc, *args.generative)}
     x = torch.rand(args.batch_size, 3, 64, 64)
     times: dict[str, list[float]] = {name: [] for name in schemes}
     for name, scheme in schemes.items():  # warm-up
@@ -44,13 +45,14 @@ def main() -> None:
             started = time.perf_counter()
             scheme.transmit(x, AWGN(), 0.0)
             times[name].append(time.perf_counter() - started)
-    print(f"| model | parameters | MMAC / image | img/s (batch {args.batch_size}, {args.threads} threads, median of {args.rounds}) |")
-    print("|---|---|---|---|")
+    print(f"| model | decoder | parameters | MMAC / image | img/s (batch {args.batch_size}, {args.threads} threads, median of {args.rounds}) |")
+    print("|---|---|---|---|---|")
     for name, scheme in schemes.items():
         # GenerativeJSCC stores the prior's blocks before the injection block but never runs them (frozen)
         params = sum(p.numel() for p in scheme.model.parameters() if p.requires_grad)
         macs = macs_per_image(scheme.model, x[:4])
-        print(f"| {name} | {params / 1e6:.2f} M | {macs / 1e6:.0f} | {args.batch_size / statistics.median(times[name]):.0f} |")
+        decoder = getattr(scheme.model.config, "decoder", "deepjscc")
+        print(f"| {name} | {decoder} | {params / 1e6:.2f} M | {macs / 1e6:.0f} | {args.batch_size / statistics.median(times[name]):.0f} |")
 
 
 if __name__ == "__main__":

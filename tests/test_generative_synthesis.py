@@ -160,3 +160,15 @@ def test_prior_of_another_config_is_refused(tiny_prior):
     model = GenerativeJSCC(_config(generator={**TINY_PRIOR_CONFIG, "channel_max": 16}))
     with pytest.raises(ValueError, match="differs from this model"):
         model.load_prior(load_stylegan2(tiny_prior))
+
+
+def test_init_continues_a_model_and_refuses_another(tmp_path, tiny_prior):
+    """--init: fine-tuning starts from the given GenerativeJSCC (e.g. trained in range, then photos)."""
+    first = train_generative(_args(tiny_prior, latent_steps=1), tmp_path / "first", _options(2))
+    args = _args(tiny_prior, latent_weight=0.0, latent_steps=0, init=str(first), lr=1e-12, head_lr=1e-12,
+                 synthesis_lr=1e-12)
+    second = train_generative(args, tmp_path / "second", _options(1))
+    a, b = load_file(first), load_file(second)
+    assert max((a[k] - b[k]).abs().max().item() for k in a if a[k].is_floating_point()) < 1e-6
+    with pytest.raises(ValueError, match=r"another model: inject_resolution 8 \(this command: 4\)"):
+        train_generative(_args(tiny_prior, init=str(first), inject_resolution=4), tmp_path / "third", _options(1))

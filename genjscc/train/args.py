@@ -217,6 +217,8 @@ class GenerativeJSCCTrainArgs(DataArgs):
     prior_init: bool = option(True, "initialise the synthesis from the prior (--no-prior-init: random weights, an ablation)")
     init_jscc: str = option("", "residual-GDN DeepJSCC (zoo name or file) whose encoder and first decoder layers "
                             "initialise the encoder and the head", names_model=True)
+    init: str = option("", "start from this GenerativeJSCC (zoo name or file; fine-tuning, e.g. on photos after a run "
+                       "on prior samples): its config must match this command's model", names_model=True)
     size: int = option(64, "image side (must equal the prior's resolution)")
     bcr: str = option("1/48", "bandwidth compression ratio k/n")
     channel: str = option("awgn", "awgn | rayleigh | fast-rayleigh")

@@ -210,6 +210,13 @@ def _build_module(args: GenerativeJSCCTrainArgs, options: TrainerOptions) -> Gen
         module.model.load_prior(prior)  # a resumed run then loads its checkpoint over these
     if args.init_jscc:
         module.model.load_deepjscc(DeepJSCC.from_weights(args.init_jscc))
+    if args.init:
+        initial = GenerativeJSCC.from_weights(args.init)
+        if initial.config != module.model.config:
+            theirs, mine = initial.config.to_dict(), module.model.config.to_dict()
+            diff = ", ".join(f"{k} {theirs[k]} (this command: {mine[k]})" for k in mine if theirs[k] != mine[k])
+            raise ValueError(f"--init {args.init} is another model: {diff}; give the flags it was trained with")
+        module.model.load_state_dict(initial.state_dict())
     return module
 
 
@@ -273,7 +280,8 @@ def generative_card(meta: dict, metrics_table: str = "") -> str:
         f"C = {c['channels']}; BCR {t['bcr']}",
         _decoder_line(c, g),
         f"- Prior: `{Path(t['prior']).name}` (synthesis initialised from it: {t['prior_init']})"
-        + (f"; encoder and head trunk from `{Path(t['init_jscc']).name}`" if t.get("init_jscc") else ""),
+        + (f"; encoder and head trunk from `{Path(t['init_jscc']).name}`" if t.get("init_jscc") else "")
+        + (f"; the whole model then from `{Path(t['init']).name}`" if t.get("init") else ""),
         f"- Data: `{t['data']}` at {t['size']}x{t['size']}; channel {t['channel']}, training SNR {t['snr']} dB",
         f"- Loss: MSE + {t['lpips_weight']} LPIPS-{t['lpips_net']}"
         + (f" + {t['adversarial_weight']} GAN" if t.get("adversarial_weight") else "")
