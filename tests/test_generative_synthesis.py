@@ -172,3 +172,16 @@ def test_init_continues_a_model_and_refuses_another(tmp_path, tiny_prior):
     assert max((a[k] - b[k]).abs().max().item() for k in a if a[k].is_floating_point()) < 1e-6
     with pytest.raises(ValueError, match=r"another model: inject_resolution 8 \(this command: 4\)"):
         train_generative(_args(tiny_prior, init=str(first), inject_resolution=4), tmp_path / "third", _options(1))
+
+
+def test_paper_scale_geometry_256_with_f16():
+    """The same code at the paper's setting: a 256x256 prior (14 w+ rows), f = 16, BCR 1/192 (C = 8 on a 16x16
+    grid); blocks coarser than the latent grid take pooled latent features (narrow channels keep it cheap)."""
+    generator = dict(img_resolution=256, z_dim=32, w_dim=32, channel_base=512, channel_max=16, mapping_layers=2)
+    model = GenerativeJSCC(GenerativeJSCCConfig(channels=8, generator=generator, downsample=16, width=32, blocks=1,
+                                                decoder="synthesis", inject_resolution=4)).eval()
+    assert model.synthesis.num_ws == 14 and sorted(map(int, model.inject.keys())) == [4, 8, 16, 32, 64, 128]
+    assert model.bcr(256, 256) == Fraction(1, 192)
+    with torch.no_grad():
+        y = model(torch.rand(1, 3, 256, 256), AWGN(), -5.0)
+    assert y.shape == (1, 3, 256, 256)
