@@ -56,5 +56,8 @@ train generative residual --prior stylegan2-photos64 --init-jscc $JSCC --data $D
 M=$RUNS/models
 COMPARE=".venv/bin/python benchmarks/scheme_comparison.py --data $DATA --snr=-5,0,5,10 --batch-size 64 --threads $OMP_NUM_THREADS"
 $COMPARE --scheme $M/deepjscc.safetensors --scheme $M/synthesis.safetensors --out results/generative/in_range-1_$BCR-kid.json
-$COMPARE --no-kid --scheme $M/deepjscc.safetensors --scheme $M/synthesis.safetensors --scheme $M/random.safetensors \
-  --scheme $M/residual.safetensors --scheme $JSCC --out results/generative/in_range-1_$BCR.json
+SCHEMES=""
+for arm in deepjscc synthesis random residual; do
+  [ -f "$M/$arm.safetensors" ] && SCHEMES="$SCHEMES --scheme $M/$arm.safetensors"
+done
+$COMPARE --no-kid $SCHEMES --scheme $JSCC --out results/generative/in_range-1_$BCR.json
