@@ -9,7 +9,14 @@ from typing import Optional
 import typer
 
 from genjscc.cli.app import app, fail, zoo_app
-from genjscc.cli.checks import check_at_least, check_device, check_output
+from genjscc.cli.checks import (
+    RECORD_SUFFIXES,
+    check_at_least,
+    check_device,
+    check_output,
+    check_output_folder,
+    image_suffixes,
+)
 from genjscc.cli.options import CONFIG_HELP, SET_HELP, scheme_options
 
 SNR_HELP = "SNR in dB (complex AWGN: noise variance P/10^(SNR/10) per symbol)"
@@ -75,7 +82,7 @@ def transmit(
 
     check_device(device)
     parse_snr_list(str(snr))
-    check_output(output, "-o", inputs=(image,))
+    check_output(output, "-o", inputs=(image,), suffixes=image_suffixes())
     link = open_channel(channel, csi)
     try:
         x = load_image(image).unsqueeze(0)
@@ -142,7 +149,7 @@ def evaluate(
     check_device(device)
     link = open_channel(channel, csi)
     if out is not None:
-        check_output(out, "--out")
+        check_output(out, "--out", suffixes=RECORD_SUFFIXES)
     options = scheme_options(set_, config)
     try:
         images = stack(load_dataset(data, "test", size, limit=limit, skip_bad=skip_bad, resize_small=resize_small))
@@ -204,6 +211,7 @@ def demo(
     from genjscc.zoo import ZOO
 
     snrs = parse_snr_list(snr)
+    check_output_folder(out, "--out")
     out.mkdir(parents=True, exist_ok=True)
     images = stack(load_dataset("photos", "test", 64))
     records, rows, names = [], [images[:8]], []

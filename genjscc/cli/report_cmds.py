@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from genjscc.cli.app import app, fail
-from genjscc.cli.checks import check_at_least, check_device, check_output
+from genjscc.cli.checks import FIGURE_SUFFIXES, RECORD_SUFFIXES, check_at_least, check_device, check_output
 
 
 @app.command()
@@ -26,13 +26,15 @@ def plot(
     from genjscc.plots import plot_records
     from genjscc.records import read_records
 
-    check_output(output, "-o")
+    check_output(output, "-o", suffixes=FIGURE_SUFFIXES)
     rows = []
     for path in records:
         try:
             rows += read_records(path)
         except FileNotFoundError:
             raise fail(f"no record file {path}") from None
+        except IsADirectoryError:
+            raise fail(f"{path} is a folder; give record files (.csv or .json from evaluate --out or sweep --out)") from None
         except (ValueError, KeyError, TypeError) as exc:
             raise fail(f"{path} is not a genjscc record file (CSV or JSON from evaluate): {exc}") from None
     for field, wanted in (("model", models), ("bcr", bcr), ("channel", channel)):
@@ -70,7 +72,7 @@ def grid(
     snrs = parse_snr_list(snr)
     check_at_least("-n", n)
     check_device(device)
-    check_output(output, "-o")
+    check_output(output, "-o", suffixes=FIGURE_SUFFIXES)
     link = open_channel(channel, "mmse")
     try:
         images = stack(load_dataset(data, "test", size, limit=n))
@@ -106,20 +108,28 @@ def sweep(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from genjscc.data import DataError
-    from genjscc.evaluate import run_sweep
+    from genjscc.evaluate import read_store, run_sweep, sweep_points
     from genjscc.records import records_markdown, write_records
 
     try:
         settings = yaml.safe_load(config.read_text())
     except FileNotFoundError:
         raise fail(f"no sweep configuration {config}") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
         raise fail(f"cannot read {config} as YAML: {exc}") from None
     if not isinstance(settings, dict):
         raise fail(f"{config} must hold a mapping (schemes:, snr:, channels:, ...)")
+    try:
+        sweep_points(settings)  # every setting checked before anything runs (schemes and data: in run_sweep)
+    except ValueError as exc:
+        raise fail(f"{config}: {exc}") from None
+    check_output(store, "--store", inputs=(config,), make_folder=True)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)  # like the store's folder
-        check_output(out, "--out")
+        check_output(out, "--out", inputs=(config, store), suffixes=RECORD_SUFFIXES, make_folder=True)
+    try:
+        read_store(store)
+    except ValueError as exc:
+        raise fail(f"--store: {exc}") from None
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, transient=False) as bar:
@@ -134,6 +144,10 @@ def sweep(
         except (DataError, ValueError, TypeError, FileNotFoundError) as exc:
             raise fail(str(exc)) from None
     if out is not None:
-        write_records(records, out)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_records(records, out)
+        except OSError as exc:
+            raise fail(f"--out {out}: cannot write: {exc.strerror or exc}") from None
     typer.echo(records_markdown(records))
     typer.echo(f"{len(records)} records in {store}" + (f" and {out}" if out else ""))

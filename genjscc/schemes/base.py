@@ -40,9 +40,16 @@ class Scheme(ABC):
 
     kind: str = "scheme"
 
+    # options that change how a scheme runs, never what it outputs: not part of a record's identity
+    RUN_OPTIONS = frozenset({"compile", "progress"})
+
     def __init__(self, label: str):
         self.label = label  # model name used in result records
         self.device = torch.device("cpu")
+        # what makes this scheme's numbers, for result records: its weight files (hashed) and the options
+        # it was built with (build_from_registry fills both; builders of composite schemes add their parts')
+        self.weight_files: tuple[Path, ...] = ()
+        self.options: dict = {}
         # intermediate reconstructions of the latest transmit, {label: (kind, images [B, 3, H, W] in [0, 1])}:
         # evaluation scores them on the same images and channel draws (e.g. InverseJSCC's DeepJSCC output)
         self.stage_outputs: dict[str, tuple[str, Tensor]] = {}
@@ -62,6 +69,10 @@ class Scheme(ABC):
 
     def check_size(self, height: int, width: int) -> None:
         """Raise ``ValueError`` when the scheme cannot send H x W images."""
+
+    def stage_identity(self, label: str) -> tuple[tuple[Path, ...], dict]:
+        """Weight files and options of the stage whose output is ``stage_outputs[label]``."""
+        return (), {}
 
     def use_training_mean(self, mean_image: Tensor) -> None:
         """Receive the training data's mean image ``[3, H, W]`` in [0, 1].
@@ -169,4 +180,8 @@ def build_from_registry(kind: str, model: Path | None, options: dict) -> Scheme:
     if unknown and not takes_any:
         hint = ", ".join(sorted(known)) or "none"
         raise ValueError(f"scheme {kind!r} has no option {', '.join(unknown)}; its options: {hint}")
-    return builder(model, **options)
+    scheme = builder(model, **options)
+    scheme.options = {k: v for k, v in options.items() if k not in Scheme.RUN_OPTIONS}
+    if model is not None and not scheme.weight_files:
+        scheme.weight_files = (Path(model),)
+    return scheme

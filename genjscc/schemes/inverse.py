@@ -58,6 +58,9 @@ class InverseScheme(Scheme):
     def bcr(self, height, width):
         return self.jscc.bcr(height, width)
 
+    def stage_identity(self, label):
+        return self.jscc.weight_files, {}
+
     def check_size(self, height, width):
         self.jscc.check_size(height, width)
         r = self.prior.img_resolution
@@ -108,8 +111,11 @@ def build_inverse(model: Path | None, *, jscc: str | None = None, prior: str = "
     settings = ilo_settings(**{k: v for k, v in given.items() if v is not None})
     jscc_path, prior_path = resolve_model(jscc), _resolve_prior(prior)
     generator = load_stylegan2(prior_path)
-    label = f"inverse({jscc_path.stem}+{Path(prior_path).stem})"
-    return InverseScheme(build_deepjscc(jscc_path), generator, settings, label, seed=int(seed), progress=bool(progress))
+    jscc_scheme = build_deepjscc(jscc_path)
+    label = f"inverse({jscc_scheme.label}+{Path(prior_path).stem})"
+    scheme = InverseScheme(jscc_scheme, generator, settings, label, seed=int(seed), progress=bool(progress))
+    scheme.weight_files = (*jscc_scheme.weight_files, Path(prior_path))
+    return scheme
 
 
 def _resolve_prior(prior: str) -> Path:
