@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -18,6 +19,7 @@ from genjscc.cli.checks import (
     image_suffixes,
 )
 from genjscc.cli.options import CONFIG_HELP, SET_HELP, scheme_options
+from genjscc.train.args import DATA_HELP
 
 SNR_HELP = "SNR in dB (complex AWGN: noise variance P/10^(SNR/10) per symbol)"
 
@@ -93,8 +95,9 @@ def transmit(
         scheme.check_size(x.shape[-2], x.shape[-1])
         g = torch.Generator(device=scheme.device).manual_seed(seed)
         y = send(scheme, x.to(scheme.device), link, snr, generator=g).cpu()
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    except ValueError as exc:  # size advice is for evaluate's --size; transmit sends the image as it is
+        raise fail(re.sub(r"use --size (\d+)", r"resize the image to \1x\1 (transmit sends it at its own size)",
+                          str(exc))) from None
     try:
         save_image(y[0], output)
     except ValueError as exc:
@@ -109,7 +112,7 @@ def transmit(
 @app.command()
 def evaluate(
     model: str = typer.Argument(..., help="zoo name, .safetensors path, or a scheme kind (e.g. separation)"),
-    data: str = typer.Option("photos", help="photos | folder:PATH | cifar10:PATH"),
+    data: str = typer.Option("photos", help=DATA_HELP),
     size: int = typer.Option(64, help="image side in pixels"),
     snr: str = typer.Option("-5,0,5,10", help="comma-separated SNRs in dB"),
     channel: str = typer.Option("awgn", help="awgn | rayleigh | fast-rayleigh"),

@@ -20,6 +20,7 @@ This module imports nothing of the project but :mod:`genjscc.channel`.
 from __future__ import annotations
 
 import inspect
+import typing
 from abc import ABC, abstractmethod
 from fractions import Fraction
 from pathlib import Path
@@ -171,8 +172,26 @@ def parse_flag(value, option: str) -> bool:
     raise ValueError(f"scheme option {option} takes true or false, got {value!r}")
 
 
+def _typed_option(name: str, value, hint):
+    """``value`` of option ``name`` as its annotation ``hint`` asks (text ``"0.1"`` -> 0.1 for a float);
+    a value that cannot be read is a ``ValueError`` naming the option and what it takes."""
+    allowed = tuple(a for a in (typing.get_args(hint) or (hint,)) if isinstance(a, type))
+    if isinstance(value, str) and allowed and str not in allowed:  # text the option cannot take as it is
+        for kind, read, words in ((bool, lambda v: parse_flag(v, name), "true or false"), (int, int, "a whole number"),
+                                  (float, float, "a number")):
+            if kind in allowed:
+                try:
+                    return read(value.strip())
+                except ValueError:
+                    raise ValueError(f"scheme option {name} takes {words}, got {value!r}") from None
+    if isinstance(value, int) and not isinstance(value, bool) and float in allowed and int not in allowed:
+        return float(value)
+    return value
+
+
 def build_from_registry(kind: str, model: Path | None, options: dict) -> Scheme:
-    """Call the builder of ``kind``; an unknown option is a ``ValueError`` that lists the known ones."""
+    """Call the builder of ``kind``; an unknown option is a ``ValueError`` that lists the known ones, a
+    value its annotation cannot read (``--set lr=abc`` for a float) one that names the option."""
     builder = scheme_builder(kind)
     known = scheme_options(kind)
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(builder).parameters.values())
@@ -180,6 +199,11 @@ def build_from_registry(kind: str, model: Path | None, options: dict) -> Scheme:
     if unknown and not takes_any:
         hint = ", ".join(sorted(known)) or "none"
         raise ValueError(f"scheme {kind!r} has no option {', '.join(unknown)}; its options: {hint}")
+    try:
+        hints = typing.get_type_hints(builder)
+    except (NameError, TypeError):  # a third-party builder's annotations that do not resolve: taken as given
+        hints = {}
+    options = {k: _typed_option(k, v, hints[k]) if k in hints else v for k, v in options.items()}
     scheme = builder(model, **options)
     scheme.options = {k: v for k, v in options.items() if k not in Scheme.RUN_OPTIONS}
     if model is not None and not scheme.weight_files:

@@ -89,7 +89,10 @@ def ilo_settings(**options) -> ILOSettings:
         except ValueError:
             raise ValueError(f"steps must be a number or a list such as 50,50 (steps per round), got {steps!r}") from None
     if isinstance(options.get("radii"), str):
-        options["radii"] = tuple(float(r) for r in options["radii"].split(","))
+        try:
+            options["radii"] = tuple(float(r) for r in options["radii"].split(","))
+        except ValueError:
+            raise ValueError(f"radii must be numbers such as 100,1000,6000 (one per round), got {options['radii']!r}") from None
     return ILOSettings(**options)
 
 
