@@ -35,6 +35,8 @@ FIELDS = ("scheme", "model", "data", "size", "bcr", "channel", "snr_db", "metric
           "options", "seed")
 # every field that changes a number, but the SNR and the metric (what a curve runs over / plots)
 IDENTITY_FIELDS = ("scheme", "model", "weights", "options", "data", "size", "seed", "n", "bcr", "channel")
+# fields a model's name usually implies: labels name them only where one name covers several values
+NAMED_BY_MODEL = ("scheme", "weights", "options")
 
 
 @dataclass
@@ -116,7 +118,16 @@ def describe_identity(records: list[Record], leave_out: tuple[str, ...] = (),
     differs between them (fields in ``hide`` are shown elsewhere, e.g. in their own table column)."""
     fields = [f for f in IDENTITY_FIELDS if f not in leave_out]
     keys = list(dict.fromkeys(identity(r, leave_out) for r in records))
-    differ = [i for i, f in enumerate(fields) if f not in ("model", *hide) and len({k[i] for k in keys}) > 1]
+    model = fields.index("model") if "model" in fields else None
+
+    def shown(i: int, field: str) -> bool:
+        if field in ("model", *hide) or len({k[i] for k in keys}) < 2:
+            return False
+        if field in NAMED_BY_MODEL and model is not None:  # only where one model name covers several values
+            return any(len({k[i] for k in keys if k[model] == name}) > 1 for name in {k[model] for k in keys})
+        return True
+
+    differ = [i for i, f in enumerate(fields) if shown(i, f)]
     labels = {}
     for key in keys:
         named = dict(zip(fields, key))
