@@ -176,3 +176,31 @@ def test_sweep_records_carry_their_identity(tmp_path):
     assert result.exit_code == 0, result.output
     (r,) = json.loads(out.read_text())["results"]
     assert json.loads(r["options"]) == {"bcr": "1/12", "codec": "webp"} and r["seed"] == 3 and r["weights"] == ""
+
+
+def test_one_model_name_over_two_weight_files_is_two_labelled_lines(tmp_path, monkeypatch):
+    """Item 2 in figures: records named alike but from other weights are told apart by their hash."""
+    rows = _curve("photos", 20, weights="aaaaaaaaaaaa") + _curve("photos", 18, weights="bbbbbbbbbbbb")
+    lines = _plotted_lines(monkeypatch, rows, path=tmp_path / "w.png")
+    assert set(lines) == {"m (weights aaaaaaaaaaaa)", "m (weights bbbbbbbbbbbb)"}
+
+
+def test_sweep_after_train_resume_evaluates_the_new_weights(tmp_path):
+    """Done-when of issue 22: `train --resume --steps N` rewrites RUN/model.safetensors; the sweep recomputes."""
+    run = tmp_path / "run"
+    train = ["train", "deepjscc", "--size", "16", "--batch-size", "4", "--filters", "4,4,4,4", "--bcr", "1/12",
+             "--accelerator", "cpu", "--devices", "1", "--no-progress", "--out", str(run)]
+    assert runner.invoke(app, [*train, "--steps", "1"]).exit_code == 0
+    config = _sweep_config(tmp_path, run / "model.safetensors")
+    store = tmp_path / "store.jsonl"
+    out = tmp_path / "r.json"
+    sweep = ["sweep", str(config), "--store", str(store), "--out", str(out)]
+    assert runner.invoke(app, sweep).exit_code == 0
+    before = json.loads(out.read_text())["results"][0]
+    assert before["model"] == "run"  # named after the run, not "model"
+    assert runner.invoke(app, [*train, "--steps", "3", "--resume"]).exit_code == 0
+    result = runner.invoke(app, sweep)
+    assert result.exit_code == 0, result.output
+    after = json.loads(out.read_text())["results"][0]
+    assert after["weights"] != before["weights"] and after["mean"] != before["mean"]
+    assert len(store.read_text().splitlines()) == 2  # the old point stays; the new weights got their own
