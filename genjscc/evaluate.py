@@ -323,7 +323,8 @@ def read_store(path: Path) -> dict[str, list[Record]]:
     try:
         lines = path.read_text().splitlines()
     except UnicodeDecodeError:
-        raise ValueError(f"{path} is not a sweep store (JSON lines written by genjscc sweep); give another --store") from None
+        raise ValueError(f"{path} is not a sweep store (JSON lines written by genjscc sweep); "
+                         "give another --store") from None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from genjscc.atomic import atomic_write_text
 
-__all__ = ["FIELDS", "IDENTITY_FIELDS", "RECORD_SUFFIXES", "Record", "identity", "describe_identity", "check_consistent", "records_to_csv", "records_to_json", "write_records", "read_records",
+__all__ = ["FIELDS", "IDENTITY_FIELDS", "RECORD_SUFFIXES", "Record", "identity", "describe_identity",
+           "check_consistent", "records_to_csv", "records_to_json", "write_records", "read_records",
            "records_markdown", "records_table"]
 
 FIELDS = ("scheme", "model", "data", "size", "bcr", "channel", "snr_db", "metric", "mean", "ci95", "n", "weights",

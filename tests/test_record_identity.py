@@ -69,9 +69,10 @@ def test_disagreeing_records_of_one_identity_are_refused(tmp_path):
     write_records(a, tmp_path / "a.csv")
     write_records(b, tmp_path / "b.csv")
     write_records(a, tmp_path / "a2.csv")
-    result = runner.invoke(app, ["plot", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "-o", str(tmp_path / "x.png")])
+    figure = ["-o", str(tmp_path / "x.png")]
+    result = runner.invoke(app, ["plot", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), *figure])
     assert result.exit_code == 2 and "disagree on psnr" in result.output
-    result = runner.invoke(app, ["plot", str(tmp_path / "a.csv"), str(tmp_path / "a2.csv"), "-o", str(tmp_path / "x.png")])
+    result = runner.invoke(app, ["plot", str(tmp_path / "a.csv"), str(tmp_path / "a2.csv"), *figure])
     assert result.exit_code == 0, result.output  # the same records twice: drawn once
 
 

@@ -39,7 +39,7 @@ def _sweep_yaml(tmp_path, schemes, **settings):
     return config
 
 
-def _records(tmp_path, **extra):
+def _records(tmp_path):
     path = tmp_path / "r.csv"
     write_records([Record("deepjscc", "m", "photos", 64, "1/12", "awgn", 0.0, "psnr", 20.0, 0.3, 93)], path)
     return path
@@ -88,7 +88,8 @@ def test_every_writer_checks_its_output_first(tiny_model, tmp_path, no_computati
     save_image(torch.rand(3, 16, 16), image)
     args, expected = {
         "plot": (["plot", str(_records(tmp_path)), "-o", "/proc/p.png"], "cannot write in /proc"),
-        "grid-proc": (["grid", str(tiny_model), "-o", "/proc/g.png", "--size", "16", "-n", "1"], "cannot write in /proc"),
+        "grid-proc": (["grid", str(tiny_model), "-o", "/proc/g.png", "--size", "16", "-n", "1"],
+                      "cannot write in /proc"),
         "grid-txt": (["grid", str(tiny_model), "-o", str(tmp_path / "g.txt"), "--size", "16", "-n", "1"],
                      "write a .png, .pdf or .svg file"),
         "evaluate-txt": (["evaluate", str(tiny_model), "--data", "deadleaves", "--size", "16", "--limit", "1",
@@ -221,13 +222,15 @@ def test_plot_filters_match_as_written_and_say_what_is_there(tmp_path, monkeypat
             for s in (0.0, 5.0)]
     path = tmp_path / "r.csv"
     write_records(rows + [Record("deepjscc", "single", "photos", 64, "1/48", "awgn", 0.0, "psnr", 18.0, 0.4, 93)], path)
-    result = runner.invoke(app, ["plot", str(path), "--channel", "rayleigh", "--bcr", "2/24", "-o", str(tmp_path / "a.png")])
+    result = runner.invoke(app, ["plot", str(path), "--channel", "rayleigh", "--bcr", "2/24",
+                                 "-o", str(tmp_path / "a.png")])
     assert result.exit_code == 0 and "1 models" in result.output, result.output
     result = runner.invoke(app, ["plot", str(path), "--models", "nope", "-o", str(tmp_path / "b.png")])
     assert result.exit_code == 2 and "--models nope matches no record" in result.output and "m, single" in result.output
     bars = []
     real = Axes.errorbar
-    monkeypatch.setattr(Axes, "errorbar", lambda self, x, y, **k: bars.append((list(x), k["yerr"])) or real(self, x, y, **k))
+    monkeypatch.setattr(Axes, "errorbar",
+                        lambda self, x, y, **k: bars.append((list(x), k["yerr"])) or real(self, x, y, **k))
     result = runner.invoke(app, ["plot", str(path), "--models", "single", "-o", str(tmp_path / "c.png")])
     assert result.exit_code == 0 and bars == [([0.0], [0.4])]  # a single point shows its interval
 
@@ -249,8 +252,11 @@ TRAIN = ["train", "deepjscc", "--size", "16", "--batch-size", "4", "--filters", 
 
 
 def test_resume_with_fewer_steps_than_done_is_an_error(tmp_path):
+    from genjscc.weights import model_label
+
     out = tmp_path / "run"
-    assert runner.invoke(app, [*TRAIN, "--steps", "3", "--out", str(out)]).exit_code == 0
+    assert runner.invoke(app, [*TRAIN, "--steps", "3", "--out", str(out), "--name", "tiny-run"]).exit_code == 0
+    assert model_label(out / "model.safetensors") == "tiny-run"  # --name, stored in the weights' metadata
     result = runner.invoke(app, [*TRAIN, "--steps", "2", "--out", str(out), "--resume"])
     assert result.exit_code == 2 and "at iteration 3 already" in result.output and "--steps above 3" in result.output
 

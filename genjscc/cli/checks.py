@@ -81,7 +81,8 @@ def check_output(path: Path, option: str = "-o", inputs: tuple[Path, ...] = (), 
     """
     path = Path(path)
     if path.is_dir():
-        raise fail(f"{option} {path} is a folder; give a file name inside it, e.g. {path / ('out' + (suffixes or ('.png',))[0])}")
+        example = path / ("out" + (suffixes or (".png",))[0])
+        raise fail(f"{option} {path} is a folder; give a file name inside it, e.g. {example}")
     if suffixes is not None and path.suffix.lower() not in suffixes:
         raise fail(f"{option} {path}: write a {', '.join(suffixes[:-1])} or {suffixes[-1]} file"
                    if len(suffixes) > 1 else f"{option} {path}: write a {suffixes[0]} file")

@@ -36,7 +36,7 @@ def plot(
         except FileNotFoundError:
             raise fail(f"no record file {path}") from None
         except IsADirectoryError:
-            raise fail(f"{path} is a folder; give record files (.csv or .json from evaluate --out or sweep --out)") from None
+            raise fail(f"{path} is a folder; give record files (.csv or .json from evaluate or sweep --out)") from None
         except (ValueError, KeyError, TypeError) as exc:
             raise fail(f"{path} is not a genjscc record file (CSV or JSON from evaluate): {exc}") from None
     for field, wanted in (("model", models), ("bcr", bcr), ("channel", channel)):

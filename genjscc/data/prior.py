@@ -21,7 +21,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-__all__ = ["PriorSamples", "prior_dataset", "parse_prior_spec", "DEFAULT_TRUNCATION", "TEST_SEED_OFFSET", "PRIOR_TEST_IMAGES"]
+__all__ = ["PriorSamples", "prior_dataset", "parse_prior_spec", "DEFAULT_TRUNCATION", "TEST_SEED_OFFSET",
+           "PRIOR_TEST_IMAGES"]
 
 DEFAULT_TRUNCATION = 0.7
 TEST_SEED_OFFSET = 2**40

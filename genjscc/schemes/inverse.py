@@ -92,7 +92,8 @@ def ilo_settings(**options) -> ILOSettings:
         try:
             options["radii"] = tuple(float(r) for r in options["radii"].split(","))
         except ValueError:
-            raise ValueError(f"radii must be numbers such as 100,1000,6000 (one per round), got {options['radii']!r}") from None
+            raise ValueError(f"radii must be numbers such as 100,1000,6000 (one per round), "
+                             f"got {options['radii']!r}") from None
     return ILOSettings(**options)
 
 

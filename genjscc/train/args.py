@@ -53,6 +53,8 @@ class TrainerOptions:
     max_time: str = option("", "wall-clock limit of this session: DD:HH:MM:SS, HH:MM:SS, MM:SS or seconds")
     progress: bool = option(True, "show a progress bar")
     compile: bool = option(False, "torch.compile the networks (eager fallback with a warning where compile is unavailable)")
+    name: str = option("", "the exported model's name in result records (stored in its metadata; default: the run "
+                           "folder's name)")
 
     def __post_init__(self):
         if self.steps < 1:

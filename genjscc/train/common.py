@@ -361,7 +361,8 @@ def _record_session(run_dir: Path, session: dict) -> list[dict]:
         sessions.pop()  # this session's own start entry
     for earlier in sessions:
         if earlier.get("status") == "running":
-            earlier["status"] = "killed (ended without a record, e.g. kill -9: its iterations since the last checkpoint are lost)"
+            earlier["status"] = ("killed (ended without a record, e.g. kill -9: its iterations since the last "
+                                 "checkpoint are lost)")
     sessions.append(session)
     atomic_write_text(record, json.dumps(data, indent=2))
     return data["sessions"]
@@ -508,6 +509,6 @@ def run_training(job: TrainingJob, out: Path, options: TrainerOptions, *, resume
         "wall_time_s_total": round(sum(s.get("wall_time_s") or 0.0 for s in sessions), 1),
         "iterations_per_s_last_session": round(iterations_now / max(wall, 1e-9), 2),
         "world_size": trainer.world_size,
-        "run_name": out.resolve().name,  # the model's name in result records (genjscc.weights.model_label)
+        "run_name": options.name or out.resolve().name,  # its name in result records (genjscc.weights.model_label)
     }
     return job.export(module, trainer, args, info)
