@@ -11,10 +11,12 @@ same noise draws where their symbol counts agree, and reruns give identical numb
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
@@ -34,7 +36,9 @@ from genjscc.records import (  # noqa: F401  (re-exported: the record schema liv
     records_to_json,
     write_records,
 )
+from genjscc.data import test_spec
 from genjscc.schemes import Scheme
+from genjscc.weights import content_hash
 
 __all__ = ["Record", "evaluate", "send", "prepare_scheme", "folder_features", "run_sweep", "sweep_points", "read_store", "records_to_csv", "records_to_json", "records_table", "write_records", "mean_ci95"]
 
@@ -118,12 +122,22 @@ def evaluate(
     bcr = scheme.bcr(height, width)
     bcr_text = str(bcr) if bcr is not None else ""
     records = []
+    data_label = test_spec(data)
+    identities: dict[str, tuple[str, str]] = {}  # output label -> (weights' content hash, options as JSON)
+
+    def output_identity(label: str) -> tuple[str, str]:
+        if label not in identities:
+            files, options = ((getattr(scheme, "weight_files", ()), getattr(scheme, "options", {}))
+                              if label == scheme.label else scheme.stage_identity(label))
+            identities[label] = (content_hash(files), options_text(options))
+        return identities[label]
 
     def record(output: tuple[str, str], snr: float, metric: str, mean: float, ci95: float) -> Record:
         kind, label = output
+        weights, options = output_identity(label)
         return Record(
-            kind, label, data, int(height), bcr_text, channel.describe(), float(snr), metric, mean, ci95,
-            images.shape[0],
+            kind, label, data_label, int(height), bcr_text, channel.describe(), float(snr), metric, mean, ci95,
+            images.shape[0], weights, options, int(seed),
         )
 
     for snr in snrs_db:
@@ -153,6 +167,14 @@ def evaluate(
                 for m, value in set_metric_values(set_names, reference, stats).items():
                     records.append(record(key, snr, m, value, float("nan")))
     return records
+
+
+def options_text(options: dict) -> str:
+    """Scheme options as canonical JSON (sorted keys; values as given, else as text), ``""`` for none."""
+    if not options:
+        return ""
+    return json.dumps({str(k): v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
+                       for k, v in options.items()}, sort_keys=True)
 
 
 def _noise_seed(seed: int, snr: float, start: int) -> int:
@@ -194,10 +216,40 @@ class SweepPoint:
     csi: str
     snr_db: float
 
-    def key(self, common: dict) -> str:
-        """Every setting that determines the result, as one canonical JSON string."""
-        return json.dumps({"scheme": self.scheme, "options": dict(self.options), "channel": self.channel,
-                           "csi": self.csi, "snr_db": self.snr_db, **common}, sort_keys=True)
+    def key(self, common: dict, weights: str = "") -> str:
+        """Every setting that determines the result, as one canonical JSON string; ``weights`` is the
+        content hash of the scheme's weight files, so new weights under an old path make a new point."""
+        return json.dumps({"scheme": self.scheme, "options": dict(self.options), "weights": weights,
+                           "channel": self.channel, "csi": self.csi, "snr_db": self.snr_db, **common}, sort_keys=True)
+
+
+SWEEP_SETTINGS = ("schemes", "snr", "channels", "csi", "data", "size", "limit", "metrics", "seed", "batch_size")
+
+
+def _listed(config: dict, name: str, default: list) -> list:
+    """Setting ``name`` as a list: a single value is a one-element list; an empty list is an error."""
+    value = config.get(name, default)
+    if value is None:
+        raise ValueError(f"sweep setting {name} is empty; give a value or a list, or leave the setting out")
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not values:
+        raise ValueError(f"sweep setting {name} is an empty list; give at least one value, e.g. {name}: {default!r}")
+    return values
+
+
+def _integer(config: dict, name: str, default, low: int) -> int | None:
+    value = config.get(name, default)
+    if value is None and default is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"sweep setting {name} must be a whole number of at least {low}, got {value!r}")
+    return value
+
+
+def _text(value, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} must be a name, got {value!r}")
+    return value.strip()
 
 
 def sweep_points(config: dict) -> tuple[list[SweepPoint], dict]:
@@ -206,83 +258,175 @@ def sweep_points(config: dict) -> tuple[list[SweepPoint], dict]:
         schemes: [deepjscc-64-bcr1_12, {spec: separation, options: {codec: webp, bcr: 1/12}}]
         snr: [-5, 0, 5, 10]          channels: [awgn, rayleigh]      csi: mmse
         data: photos    size: 64     limit: null     metrics: [psnr, lpips-alex]    seed: 0
+
+    Every setting is checked here (types, names, ranges), so a bad one fails before anything
+    runs; a single value where a list is expected (``snr: 10``) is a one-element list.
     """
-    known = {"schemes", "snr", "channels", "csi", "data", "size", "limit", "metrics", "seed", "batch_size"}
-    unknown = sorted(set(config) - known)
+    from genjscc.channel import build_channel, snr_tensor
+
+    if not isinstance(config, dict):
+        raise ValueError("a sweep configuration is a mapping (schemes:, snr:, channels:, ...)")
+    unknown = sorted(set(config) - set(SWEEP_SETTINGS))
     if unknown:
-        raise ValueError(f"unknown sweep setting(s) {unknown}; known: {sorted(known)}")
+        raise ValueError(f"unknown sweep setting(s) {unknown}; known: {sorted(SWEEP_SETTINGS)}")
     if not config.get("schemes"):
         raise ValueError("a sweep needs a list of schemes (zoo names, paths, or {spec: ..., options: {...}})")
     schemes = []
-    for entry in config["schemes"]:
-        if isinstance(entry, str):
-            schemes.append((entry, ()))
-        elif isinstance(entry, dict) and "spec" in entry:
-            schemes.append((str(entry["spec"]), tuple(sorted((entry.get("options") or {}).items()))))
+    for entry in _listed(config, "schemes", []):
+        if isinstance(entry, str) and entry.strip():
+            schemes.append((entry.strip(), ()))
+        elif isinstance(entry, dict) and "spec" in entry and not set(entry) - {"spec", "options"} \
+                and isinstance(entry.get("options") or {}, dict):
+            spec = _text(entry["spec"], "a sweep scheme's spec")
+            schemes.append((spec, tuple(sorted((str(k).replace("-", "_"), v)
+                                               for k, v in (entry.get("options") or {}).items()))))
         else:
             raise ValueError(f"a sweep scheme is a name or {{spec: ..., options: {{...}}}}, got {entry!r}")
-    snrs = [float(s) for s in config.get("snr", [-5, 0, 5, 10])]
-    channels = list(config.get("channels", ["awgn"]))
-    csi = str(config.get("csi", "mmse"))
-    common = {"data": config.get("data", "photos"), "size": int(config.get("size", 64)), "limit": config.get("limit"),
-              "metrics": list(config.get("metrics", DEFAULT_METRICS)), "seed": int(config.get("seed", 0))}
+    snrs = []
+    for value in _listed(config, "snr", [-5, 0, 5, 10]):
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            snrs.append(float(value))  # numbers, and numbers written as text ('10')
+        except (TypeError, ValueError):
+            raise ValueError(f"sweep setting snr holds dB numbers such as [-5, 0, 5], got {value!r}") from None
+    snr_tensor(snrs, len(snrs))  # finite, in the range the channel models
+    csi = _text(config.get("csi", "mmse"), "sweep setting csi")
+    channels = [_text(c, "a sweep channel") for c in _listed(config, "channels", ["awgn"])]
+    for name in channels:
+        build_channel(name, csi)
+    metrics = [_text(m, "a sweep metric") for m in _listed(config, "metrics", list(DEFAULT_METRICS))]
+    unknown = [m for m in metrics if m not in PER_IMAGE_METRICS and m not in SET_METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown} in the sweep; available: "
+                         f"{sorted(PER_IMAGE_METRICS) + list(SET_METRICS)}")
+    size = _integer(config, "size", 64, 8)
+    if size % 8:
+        raise ValueError(f"sweep setting size must be a multiple of 8, got {size}")
+    _integer(config, "batch_size", 128, 1)
+    common = {"data": test_spec(_text(config.get("data", "photos"), "sweep setting data")), "size": size,
+              "limit": _integer(config, "limit", None, 1), "metrics": metrics, "seed": _integer(config, "seed", 0, 0)}
     points = [SweepPoint(s, o, c, csi, snr) for s, o in schemes for c in channels for snr in snrs]
     return points, common
 
 
 def read_store(path: Path) -> dict[str, list[Record]]:
-    """Finished points of a sweep store (JSON lines ``{"key": ..., "records": [...]}``); a torn last line is ignored."""
+    """Finished points of a sweep store (JSON lines ``{"key": ..., "records": [...]}``).
+
+    A torn last line (a killed sweep) is ignored; any other line that is not an entry means the
+    file is not a sweep store: a ``ValueError`` naming the line, so nothing is appended to it.
+    """
     done: dict[str, list[Record]] = {}
     path = Path(path)
     if not path.exists():
         return done
-    for line in path.read_text().splitlines():
+    try:
+        lines = path.read_text().splitlines()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a sweep store (JSON lines written by genjscc sweep); "
+                         "give another --store") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:
-            continue  # a line cut by a kill: that point is simply run again
-        done[entry["key"]] = [Record(**r) for r in entry["records"]]
+            if number == len(lines):
+                continue  # a line cut by a kill: that point is simply run again
+            entry = None
+        try:
+            done[entry["key"]] = [Record(**r) for r in entry["records"]]
+        except (TypeError, KeyError):
+            raise ValueError(f"{path} line {number} is not a sweep store entry; it is not a store written by "
+                             "genjscc sweep: give another --store") from None
     return done
+
+
+@contextmanager
+def _claim(store_file, key: str, wait: bool):
+    """Hold an advisory lock on the byte of ``store_file`` that ``key`` hashes to, so two sweeps on one
+    store never compute the same point at once; yields False when another holds it and ``wait`` is False."""
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks (Windows): every sweep computes its own points
+        yield True
+        return
+    offset = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
+    try:
+        fcntl.lockf(store_file, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB), 1, offset)
+    except (BlockingIOError, PermissionError):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        fcntl.lockf(store_file, fcntl.LOCK_UN, 1, offset)
 
 
 def run_sweep(config: dict, store: Path, *, batch_size: int | None = None, progress=None) -> list[Record]:
     """Evaluate every point of ``config`` not yet in ``store``, appending each as soon as it is done.
 
-    An interrupted sweep resumes where it stopped: finished points are read back, never
-    recomputed. ``progress(done, total, point)`` is called before each point. Returns the
-    records of all points, in the configuration's order.
+    Everything is checked before the first point runs: the settings, the store, the test data and
+    every scheme (built with its options, its image size checked). A point's key holds the
+    content hash of its scheme's weights, so retrained weights under an old path are evaluated
+    again. An interrupted sweep resumes where it stopped; two sweeps on one store share the work
+    (a point another sweep is computing is taken up last, and read back if it finished).
+    ``progress(done, total, point)`` is called before each point. Returns the records of all
+    points, in the configuration's order.
     """
-    from genjscc.channel import build_channel
     from genjscc.data import load_dataset, stack
     from genjscc.schemes import build_scheme
 
     points, common = sweep_points(config)
+    batch = batch_size or int(config.get("batch_size", 128))
     store = Path(store)
-    store.parent.mkdir(parents=True, exist_ok=True)
     done = read_store(store)
-    images = None
+    images = stack(load_dataset(common["data"], "test", common["size"], limit=common["limit"]))
     built: dict = {}
-    out: list[Record] = []
-    for i, point in enumerate(points):
-        key = point.key(common)
-        if progress is not None:
-            progress(i, len(points), point)
-        if key not in done:
-            if images is None:
-                images = stack(load_dataset(common["data"], "test", common["size"], limit=common["limit"]))
-            scheme_key = (point.scheme, point.options)
-            if scheme_key not in built:
-                built[scheme_key] = prepare_scheme(build_scheme(point.scheme, **dict(point.options)), common["data"],
-                                                   common["size"], common["size"])
-            records = evaluate(built[scheme_key], images, build_channel(point.channel, point.csi), [point.snr_db],
-                               data=common["data"], metrics=common["metrics"],
-                               batch_size=batch_size or int(config.get("batch_size", 128)), seed=common["seed"])
-            with open(store, "a") as fh:  # one line per point, flushed: a kill loses at most the current point
-                fh.write(json.dumps({"key": key, "records": [asdict(r) for r in records]}) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            done[key] = records
-        out += done[key]
+    for point in points:
+        scheme_key = (point.scheme, point.options)
+        if scheme_key not in built:
+            scheme = build_scheme(point.scheme, **dict(point.options))
+            scheme.check_size(common["size"], common["size"])
+            built[scheme_key] = scheme
+    keys = [point.key(common, content_hash(built[(point.scheme, point.options)].weight_files)) for point in points]
+    prepared: set = set()
+    store.parent.mkdir(parents=True, exist_ok=True)
+    with open(store, "a") as fh:
+        pending, wait, finished = list(range(len(points))), False, 0
+        while pending:
+            deferred = []
+            for i in pending:
+                point, key = points[i], keys[i]
+                if progress is not None:
+                    progress(finished, len(points), point)
+                if key not in done:
+                    with _claim(fh, key, wait) as mine:
+                        if not mine:
+                            deferred.append(i)  # another sweep is computing it: come back to it at the end
+                            continue
+                        done.update(read_store(store))  # another sweep may have finished it meanwhile
+                        if key not in done:
+                            done[key] = _run_point(point, key, built, prepared, images, common, batch, fh)
+                finished += 1
+            pending, wait = deferred, True
     if progress is not None:
         progress(len(points), len(points), None)
-    return out
+    return [r for key in keys for r in done[key]]
+
+
+def _run_point(point: SweepPoint, key: str, built: dict, prepared: set, images: Tensor, common: dict, batch: int,
+               fh) -> list[Record]:
+    """Evaluate one point and append it to the open store ``fh`` (one flushed line: a kill loses at most it)."""
+    from genjscc.channel import build_channel
+
+    scheme_key = (point.scheme, point.options)
+    if scheme_key not in prepared:
+        prepare_scheme(built[scheme_key], common["data"], common["size"], common["size"])
+        prepared.add(scheme_key)
+    records = evaluate(built[scheme_key], images, build_channel(point.channel, point.csi), [point.snr_db],
+                       data=common["data"], metrics=common["metrics"], batch_size=batch, seed=common["seed"])
+    fh.write(json.dumps({"key": key, "records": [asdict(r) for r in records]}) + "\n")
+    fh.flush()
+    os.fsync(fh.fileno())
+    return records

@@ -1,18 +1,22 @@
 """Figures from evaluation records: metric vs SNR (or BCR) curves with 95 % intervals, and image grids.
 
-Curves follow the field's figure style: one line per scheme x BCR x channel, markers at the
-measured points, the 95 % t-interval as a band, sized for one column of a two-column paper
+Curves follow the field's figure style: one line per record identity (model and its weights,
+options, data, size, seed, BCR, channel: records of different settings are never joined), labelled
+by the model and whatever else differs between the lines; markers at the measured points, the
+95 % t-interval as a band (an error bar where a line has one point), sized for one column of a two-column paper
 (3.5 in wide). Matplotlib runs headless (Agg); the format follows the file suffix (.png, .pdf, .svg).
 """
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
 from genjscc.atomic import atomic_path
-from genjscc.records import Record
+from genjscc.records import Record, check_consistent, describe_identity, identity
 
 __all__ = ["plot_records", "comparison_grid", "METRIC_LABELS"]
 
@@ -44,40 +48,55 @@ def _save(plt, fig, path: str | Path, dpi: int) -> Path:
     return path
 
 
+def _without_bcr(options: str) -> str:
+    """Scheme options (canonical JSON) less ``bcr``, which a BCR axis runs over."""
+    if not options:
+        return options
+    rest = {k: v for k, v in json.loads(options).items() if k != "bcr"}
+    return json.dumps(rest, sort_keys=True) if rest else ""
+
+
 def _bcr_value(text: str) -> float:
     return float(Fraction(text)) if text else math.nan
 
 
 def plot_records(records: list[Record], path: str | Path, *, metric: str = "psnr", x: str = "snr",
                  title: str | None = None) -> Path:
-    """Write a figure of ``metric`` against ``x`` (``"snr"``: one line per model x BCR x channel;
-    ``"bcr"``: one line per model family x channel x SNR) with 95 % bands; returns the path."""
+    """Write a figure of ``metric`` against ``x`` (``"snr"``: one line per record identity;
+    ``"bcr"``: one line per model family x channel x SNR x the rest of the identity) with 95 %
+    bands; returns the path. Two records of one identity and SNR that disagree are a ``ValueError``."""
     if x not in ("snr", "bcr"):
         raise ValueError(f"x must be snr or bcr, got {x!r}")
     chosen = [r for r in records if r.metric == metric]
     if not chosen:
         available = sorted({r.metric for r in records}) or ["none"]
         raise ValueError(f"no records of metric {metric!r}; the records hold {', '.join(available)}")
-    lines: dict[str, list[Record]] = {}
-    shared_bcr = len({r.bcr for r in chosen}) == 1
-    shared_channel = len({r.channel for r in chosen}) == 1
-    for r in chosen:
-        if x == "snr":  # say in the label only what differs between lines
-            parts = [p for p, shared in ((r.bcr, shared_bcr), (r.channel, shared_channel)) if p and not shared]
-            label = f"{r.model} ({', '.join(parts)})" if parts else r.model
-        else:
-            label = f"{r.scheme}: {r.model.split('-bcr')[0]} ({r.channel}, {r.snr_db:g} dB)"
-        lines.setdefault(label, []).append(r)
+    chosen = check_consistent(chosen)
+    lines: dict[tuple, tuple[str, list[Record]]] = {}
+    if x == "snr":  # a line per identity
+        labels = describe_identity(chosen)
+        for r in chosen:
+            lines.setdefault(identity(r), (labels[identity(r)], []))[1].append(r)
+    else:  # a line per model family (the name less its -bcr part), SNR and whatever else but the BCR
+        family = [replace(r, model=r.model.split("-bcr")[0], weights="", bcr="", options=_without_bcr(r.options))
+                  for r in chosen]
+        labels = describe_identity(family, hide=("scheme", "channel"))
+        for r, f in zip(chosen, family):
+            key = (identity(f), r.snr_db)
+            label = f"{r.scheme}: {labels[identity(f)]} ({r.channel}, {r.snr_db:g} dB)"
+            lines.setdefault(key, (label, []))[1].append(r)
     plt = _pyplot()
     with plt.rc_context({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 6.5, "lines.linewidth": 1.2,
                          "lines.markersize": 3.5, "axes.grid": True, "grid.alpha": 0.3}):
         fig, ax = plt.subplots(figsize=(3.5, 2.5 + 0.15 * len(lines)), constrained_layout=True)
-        for label, rows in lines.items():
+        for label, rows in lines.values():
             rows = sorted(rows, key=lambda r: r.snr_db if x == "snr" else _bcr_value(r.bcr))
             xs = [r.snr_db if x == "snr" else _bcr_value(r.bcr) for r in rows]
             means = [r.mean for r in rows]
             line, = ax.plot(xs, means, marker="o", label=label)
             half = [0.0 if math.isnan(r.ci95) else r.ci95 for r in rows]
+            if len(rows) == 1:  # a band needs two points
+                ax.errorbar(xs, means, yerr=half, color=line.get_color(), capsize=2, linewidth=0.8)
             ax.fill_between(xs, [m - h for m, h in zip(means, half)], [m + h for m, h in zip(means, half)],
                             color=line.get_color(), alpha=0.15, linewidth=0)
         if x == "bcr":

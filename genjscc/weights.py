@@ -12,7 +12,9 @@ Pickles are never used for the project's own weights.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -22,7 +24,7 @@ from safetensors import SafetensorError
 from genjscc.atomic import atomic_path, atomic_write_text
 from safetensors.torch import load_file, save_file
 
-__all__ = ["save_weights", "load_weights", "read_metadata", "WeightsError"]
+__all__ = ["save_weights", "load_weights", "read_metadata", "WeightsError", "content_hash", "model_label"]
 
 
 class WeightsError(ValueError):
@@ -104,3 +106,45 @@ def _metadata(path: Path, header: dict) -> dict:
     if not isinstance(meta, dict):
         raise WeightsError(f"{path}: its genjscc metadata must be a JSON object, got {type(meta).__name__}")
     return meta
+
+
+CONTENT_HASH_CHARS = 12
+
+
+def content_hash(paths) -> str:
+    """SHA-256 of the bytes of the files ``paths`` in order, as 12 hex digits (``""`` for none).
+
+    The identity of a model in result records and sweep keys: a file rewritten in place (a
+    resumed run's ``RUN/model.safetensors``) gets another hash, a copy under another name the same.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        return ""
+    digest = hashlib.sha256()
+    for path in paths:
+        stat = path.stat()
+        digest.update(_file_digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns).encode())
+    return digest.hexdigest()[:CONTENT_HASH_CHARS]
+
+
+@lru_cache(maxsize=64)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    """SHA-256 of one file (cached while its size and modification time stay the same)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_label(path: str | Path) -> str:
+    """The name result records give the model in ``path``: the ``name`` in its metadata, else the file
+    name, else (for a training run's ``RUN/model.safetensors``) the run's name, i.e. its folder's."""
+    path = Path(path)
+    meta = read_metadata(path)
+    if meta.get("name"):
+        return str(meta["name"])
+    if path.stem != "model":
+        return path.stem
+    training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
+    return str(training.get("run_name") or path.resolve().parent.name or path.stem)

@@ -10,6 +10,20 @@ app = typer.Typer(
 )
 train_app = typer.Typer(help="Train a model (Lightning; CPU, GPU or many GPUs).", no_args_is_help=True)
 zoo_app = typer.Typer(help="Shipped weights.", no_args_is_help=True)
+def _version(value: bool) -> None:
+    if value:
+        from genjscc import __version__
+
+        typer.echo(f"genjscc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """genjscc: send images over noisy channels with (generative) deep joint source-channel coding."""
+
+
 app.add_typer(train_app, name="train")
 app.add_typer(zoo_app, name="zoo")
 

@@ -11,8 +11,10 @@ import os
 from pathlib import Path
 
 from genjscc.cli.app import fail
+from genjscc.records import RECORD_SUFFIXES
 
-__all__ = ["check_device", "check_output", "check_at_least"]
+__all__ = ["check_device", "check_output", "check_output_folder", "check_at_least", "FIGURE_SUFFIXES",
+           "RECORD_SUFFIXES", "image_suffixes"]
 
 
 def check_device(device: str) -> str:
@@ -29,6 +31,8 @@ def check_device(device: str) -> str:
         raise fail(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s)")
     if parsed.type == "mps" and not torch.backends.mps.is_available():
         raise fail(f"--device {device}: MPS is not available here; use --device cpu")
+    if parsed.type not in ("cpu", "cuda", "mps"):
+        raise fail(f"--device {device}: genjscc runs on cpu, cuda or mps devices, not {parsed.type}")
     return device
 
 
@@ -37,19 +41,71 @@ def check_at_least(option: str, value: int | None, low: int = 1) -> None:
         raise fail(f"{option} must be at least {low}, got {value}")
 
 
-def check_output(path: Path, option: str = "-o", inputs: tuple[Path, ...] = ()) -> Path:
-    """An output file path whose folder exists and is writable, which is not a folder or an input."""
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def image_suffixes() -> tuple[str, ...]:
+    """File suffixes Pillow can write (``.png``, ``.jpg``, ``.webp``, ...)."""
+    from PIL import Image
+
+    Image.init()
+    return tuple(sorted(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.SAVE))
+
+
+def _nearest_existing(path: Path) -> Path:
+    for folder in path.parents:
+        if folder.exists():
+            return folder
+    return Path(".")
+
+
+def _check_writable_folder(folder: Path, option: str, path: Path) -> None:
+    """Create and remove a file in ``folder``: the one test that holds for root, read-only mounts and /proc."""
+    probe = folder / f".genjscc-write-test-{os.getpid()}"
+    try:
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except OSError as exc:
+        raise fail(f"{option} {path}: cannot write in {folder} ({exc.strerror or exc}); choose another place") from None
+    os.close(fd)
+    probe.unlink(missing_ok=True)
+
+
+def check_output(path: Path, option: str = "-o", inputs: tuple[Path, ...] = (), *,
+                 suffixes: tuple[str, ...] | None = None, make_folder: bool = False) -> Path:
+    """The one check of every file a command writes, run before any computation.
+
+    The path must not be a folder or one of ``inputs``, must end in one of ``suffixes`` (when
+    given), and its folder must exist (or, with ``make_folder``, be creatable: the nearest
+    existing folder above it) and accept a new file. Each failure is a one-line error naming
+    ``option`` and the fix.
+    """
     path = Path(path)
     if path.is_dir():
-        raise fail(f"{option} {path} is a folder; give a file name inside it, e.g. {path / 'out.png'}")
+        example = path / ("out" + (suffixes or (".png",))[0])
+        raise fail(f"{option} {path} is a folder; give a file name inside it, e.g. {example}")
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise fail(f"{option} {path}: write a {', '.join(suffixes[:-1])} or {suffixes[-1]} file"
+                   if len(suffixes) > 1 else f"{option} {path}: write a {suffixes[0]} file")
     parent = path.parent if str(path.parent) else Path(".")
-    if not parent.exists():
+    existing = parent if parent.exists() else _nearest_existing(parent)
+    if not existing.is_dir():
+        raise fail(f"{option} {path}: {existing} is a file, not a folder")
+    if existing != parent and not make_folder:
         raise fail(f"{option} {path}: the folder {parent} does not exist; create it first")
-    if not parent.is_dir():
-        raise fail(f"{option} {path}: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise fail(f"{option} {path}: the folder {parent} is not writable")
+    _check_writable_folder(existing, option, path)
     for source in inputs:
         if path.exists() and Path(source).exists() and os.path.samefile(path, source):
             raise fail(f"{option} {path} is the input file; refusing to overwrite it, choose another output name")
+    return path
+
+
+def check_output_folder(path: Path, option: str = "--out") -> Path:
+    """A folder a command writes into: an existing folder, or one that can be created there."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise fail(f"{option} {path} is a file, not a folder; choose another {option}")
+    existing = path if path.exists() else _nearest_existing(path)
+    if not existing.is_dir():
+        raise fail(f"{option} {path}: {existing} is a file, not a folder")
+    _check_writable_folder(existing, option, path)
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -9,8 +10,16 @@ from typing import Optional
 import typer
 
 from genjscc.cli.app import app, fail, zoo_app
-from genjscc.cli.checks import check_at_least, check_device, check_output
+from genjscc.cli.checks import (
+    RECORD_SUFFIXES,
+    check_at_least,
+    check_device,
+    check_output,
+    check_output_folder,
+    image_suffixes,
+)
 from genjscc.cli.options import CONFIG_HELP, SET_HELP, scheme_options
+from genjscc.train.args import DATA_HELP
 
 SNR_HELP = "SNR in dB (complex AWGN: noise variance P/10^(SNR/10) per symbol)"
 
@@ -75,7 +84,7 @@ def transmit(
 
     check_device(device)
     parse_snr_list(str(snr))
-    check_output(output, "-o", inputs=(image,))
+    check_output(output, "-o", inputs=(image,), suffixes=image_suffixes())
     link = open_channel(channel, csi)
     try:
         x = load_image(image).unsqueeze(0)
@@ -86,8 +95,9 @@ def transmit(
         scheme.check_size(x.shape[-2], x.shape[-1])
         g = torch.Generator(device=scheme.device).manual_seed(seed)
         y = send(scheme, x.to(scheme.device), link, snr, generator=g).cpu()
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    except ValueError as exc:  # size advice is for evaluate's --size; transmit sends the image as it is
+        raise fail(re.sub(r"use --size (\d+)", r"resize the image to \1x\1 (transmit sends it at its own size)",
+                          str(exc))) from None
     try:
         save_image(y[0], output)
     except ValueError as exc:
@@ -102,7 +112,7 @@ def transmit(
 @app.command()
 def evaluate(
     model: str = typer.Argument(..., help="zoo name, .safetensors path, or a scheme kind (e.g. separation)"),
-    data: str = typer.Option("photos", help="photos | folder:PATH | cifar10:PATH"),
+    data: str = typer.Option("photos", help=DATA_HELP),
     size: int = typer.Option(64, help="image side in pixels"),
     snr: str = typer.Option("-5,0,5,10", help="comma-separated SNRs in dB"),
     channel: str = typer.Option("awgn", help="awgn | rayleigh | fast-rayleigh"),
@@ -142,7 +152,7 @@ def evaluate(
     check_device(device)
     link = open_channel(channel, csi)
     if out is not None:
-        check_output(out, "--out")
+        check_output(out, "--out", suffixes=RECORD_SUFFIXES)
     options = scheme_options(set_, config)
     try:
         images = stack(load_dataset(data, "test", size, limit=limit, skip_bad=skip_bad, resize_small=resize_small))
@@ -204,6 +214,7 @@ def demo(
     from genjscc.zoo import ZOO
 
     snrs = parse_snr_list(snr)
+    check_output_folder(out, "--out")
     out.mkdir(parents=True, exist_ok=True)
     images = stack(load_dataset("photos", "test", 64))
     records, rows, names = [], [images[:8]], []

@@ -71,6 +71,9 @@ def training_command(app: typer.Typer, name: str, args_cls, train: Callable, *, 
     model_fields = [f.name for f in fields(args_cls) if f.metadata.get("names_model")]
 
     def command(**values):
+        from genjscc.cli.checks import check_output_folder
+
+        check_output_folder(values["out"], "--out")
         arg_values = {k: values[k] for k in arg_names}
         if values["resume"]:  # arguments not given on this command line come from the run's record
             from genjscc.train.common import recorded_args
@@ -111,13 +114,17 @@ def training_command(app: typer.Typer, name: str, args_cls, train: Callable, *, 
 
 
 def _scalar(text: str):
+    """A ``--set`` value read as YAML: a scalar, or a list of scalars (``[3,2]``); anything else stays text."""
     import yaml
 
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
-    return value if isinstance(value, (str, int, float, bool)) or value is None else text
+    plain = (str, int, float, bool)
+    if isinstance(value, list) and all(isinstance(v, plain) for v in value):
+        return value
+    return value if isinstance(value, plain) or value is None else text
 
 
 def scheme_options(sets: Optional[list[str]], config: Optional[Path]) -> dict:
@@ -130,7 +137,7 @@ def scheme_options(sets: Optional[list[str]], config: Optional[Path]) -> dict:
             loaded = yaml.safe_load(Path(config).read_text())
         except FileNotFoundError:
             raise fail(f"--config: no file {config}") from None
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
             raise fail(f"--config: cannot read {config} as YAML: {exc}") from None
         if loaded is None:
             loaded = {}

@@ -8,7 +8,9 @@ from typing import Optional
 import typer
 
 from genjscc.cli.app import app, fail
-from genjscc.cli.checks import check_at_least, check_device, check_output
+from genjscc.cli.options import CONFIG_HELP, SET_HELP, scheme_options
+from genjscc.train.args import DATA_HELP
+from genjscc.cli.checks import FIGURE_SUFFIXES, RECORD_SUFFIXES, check_at_least, check_device, check_output
 
 
 @app.command()
@@ -26,24 +28,69 @@ def plot(
     from genjscc.plots import plot_records
     from genjscc.records import read_records
 
-    check_output(output, "-o")
+    check_output(output, "-o", suffixes=FIGURE_SUFFIXES)
     rows = []
     for path in records:
         try:
             rows += read_records(path)
         except FileNotFoundError:
             raise fail(f"no record file {path}") from None
+        except IsADirectoryError:
+            raise fail(f"{path} is a folder; give record files (.csv or .json from evaluate or sweep --out)") from None
         except (ValueError, KeyError, TypeError) as exc:
             raise fail(f"{path} is not a genjscc record file (CSV or JSON from evaluate): {exc}") from None
     for field, wanted in (("model", models), ("bcr", bcr), ("channel", channel)):
         if wanted:
-            keep = {w.strip() for w in wanted.split(",")}
-            rows = [r for r in rows if getattr(r, field) in keep]
+            rows = _filtered(rows, field, wanted)
     try:
         plot_records(rows, output, metric=metric, x=x, title=title)
     except ValueError as exc:
         raise fail(str(exc)) from None
     typer.echo(f"wrote {output} ({metric} vs {x}, {len({r.model for r in rows if r.metric == metric})} models)")
+
+
+def _bcr_key(text: str):
+    from fractions import Fraction
+
+    try:
+        return Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        return text.strip()
+
+
+def _filtered(rows: list, field: str, wanted: str) -> list:
+    """Records whose ``field`` is one of the comma-separated ``wanted`` values: BCRs compared as fractions
+    (2/24 is 1/12), a channel by its name alone too (rayleigh matches rayleigh(csi=mmse))."""
+    values = [w.strip() for w in wanted.split(",") if w.strip()]
+    if field == "bcr":
+        keys = {_bcr_key(w) for w in values}
+        kept = [r for r in rows if r.bcr and _bcr_key(r.bcr) in keys]
+    elif field == "channel":
+        kept = [r for r in rows if r.channel in values or r.channel.partition("(")[0] in values]
+    else:
+        kept = [r for r in rows if getattr(r, field) in values]
+    if not kept:
+        held = sorted({str(getattr(r, field)) for r in rows}) or ["nothing"]
+        raise fail(f"--{'models' if field == 'model' else field} {wanted} matches no record; the records hold "
+                   f"{field} {', '.join(held)}")
+    return kept
+
+
+def _options_per_scheme(specs: list[str], options: dict) -> dict[str, dict]:
+    """The options each scheme's kind takes, out of ``options``; one that no scheme takes is an error."""
+    from genjscc.schemes import scheme_kind, scheme_options as kind_options
+
+    taken: dict[str, dict] = {}
+    for spec in specs:
+        try:
+            known = kind_options(scheme_kind(spec)[0])
+        except (FileNotFoundError, ValueError) as exc:
+            raise fail(str(exc)) from None
+        taken[spec] = {k: v for k, v in options.items() if k in known}
+    unused = sorted(set(options) - {k for chosen in taken.values() for k in chosen})
+    if unused:
+        raise fail(f"--set/--config {', '.join(unused)}: none of the schemes {', '.join(specs)} takes it")
+    return taken
 
 
 @app.command()
@@ -52,13 +99,18 @@ def grid(
     output: Path = typer.Option(Path("grid.png"), "-o", "--output", help="figure file (.png or .pdf)"),
     snr: str = typer.Option("-5,5", help="comma-separated SNRs in dB (one column each)"),
     n: int = typer.Option(4, "-n", help="test images per tile"),
-    data: str = typer.Option("photos", help="dataset of the test images"),
+    data: str = typer.Option("photos", help="test images: " + DATA_HELP),
     size: int = typer.Option(64),
     channel: str = typer.Option("awgn"),
     seed: int = typer.Option(0, help="seed of the channel noise"),
     device: str = typer.Option("cpu"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP + "; each scheme gets the options it takes"),
+    config: Optional[Path] = typer.Option(None, "--config", help=CONFIG_HELP),
 ):
-    """The same test images through several schemes at chosen SNRs; each tile labelled PSNR / LPIPS."""
+    """The same test images through several schemes at chosen SNRs; each tile labelled PSNR / LPIPS.
+
+    Scheme kinds take their options from --set / --config (e.g. grid deepjscc-64-bcr1_12 separation
+    --set codec=webp --set bcr=1/12): each scheme gets the options its kind takes."""
     import torch
 
     from genjscc.cli.core import open_channel, open_scheme, parse_snr_list
@@ -70,7 +122,8 @@ def grid(
     snrs = parse_snr_list(snr)
     check_at_least("-n", n)
     check_device(device)
-    check_output(output, "-o")
+    check_output(output, "-o", suffixes=FIGURE_SUFFIXES)
+    options = _options_per_scheme(schemes, scheme_options(set_, config))
     link = open_channel(channel, "mmse")
     try:
         images = stack(load_dataset(data, "test", size, limit=n))
@@ -78,7 +131,7 @@ def grid(
         raise fail(str(exc)) from None
     rows = []
     for spec in schemes:
-        scheme = open_scheme(spec, device, {}, data, size, size)
+        scheme = open_scheme(spec, device, options[spec], data, size, size)
         tiles, captions = [], []
         for s in snrs:
             g = torch.Generator(device=scheme.device).manual_seed(seed)
@@ -88,7 +141,12 @@ def grid(
                 raise fail(str(exc)) from None
             with torch.no_grad():
                 target = images.to(out.device)
-                captions.append(f"{psnr(out, target).mean():.1f} dB / LPIPS {lpips_alex(out, target).mean():.3f}")
+                caption = f"{psnr(out, target).mean():.1f} dB"
+                try:
+                    caption += f" / LPIPS {lpips_alex(out, target).mean():.3f}"
+                except ValueError:  # images below LPIPS' smallest size (31 pixels): PSNR alone
+                    pass
+                captions.append(caption)
             tiles.append(out.cpu())
         rows.append((scheme.label, tiles, captions))
     comparison_grid(images, rows, snrs, output)
@@ -106,20 +164,28 @@ def sweep(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from genjscc.data import DataError
-    from genjscc.evaluate import run_sweep
+    from genjscc.evaluate import read_store, run_sweep, sweep_points
     from genjscc.records import records_markdown, write_records
 
     try:
         settings = yaml.safe_load(config.read_text())
     except FileNotFoundError:
         raise fail(f"no sweep configuration {config}") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
         raise fail(f"cannot read {config} as YAML: {exc}") from None
     if not isinstance(settings, dict):
         raise fail(f"{config} must hold a mapping (schemes:, snr:, channels:, ...)")
+    try:
+        sweep_points(settings)  # every setting checked before anything runs (schemes and data: in run_sweep)
+    except ValueError as exc:
+        raise fail(f"{config}: {exc}") from None
+    check_output(store, "--store", inputs=(config,), make_folder=True)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)  # like the store's folder
-        check_output(out, "--out")
+        check_output(out, "--out", inputs=(config, store), suffixes=RECORD_SUFFIXES, make_folder=True)
+    try:
+        read_store(store)
+    except ValueError as exc:
+        raise fail(f"--store: {exc}") from None
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, transient=False) as bar:
@@ -134,6 +200,10 @@ def sweep(
         except (DataError, ValueError, TypeError, FileNotFoundError) as exc:
             raise fail(str(exc)) from None
     if out is not None:
-        write_records(records, out)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_records(records, out)
+        except OSError as exc:
+            raise fail(f"--out {out}: cannot write: {exc.strerror or exc}") from None
     typer.echo(records_markdown(records))
     typer.echo(f"{len(records)} records in {store}" + (f" and {out}" if out else ""))

@@ -27,11 +27,11 @@ def sample(
     from genjscc.weights import WeightsError
     from genjscc.zoo import resolve_model
 
-    from genjscc.cli.checks import check_at_least, check_device, check_output
+    from genjscc.cli.checks import check_at_least, check_device, check_output, image_suffixes
 
     check_device(device)
     check_at_least("-n", n)
-    check_output(output, "-o")
+    check_output(output, "-o", suffixes=image_suffixes())
     try:
         G = load_stylegan2(resolve_model(model), device=device)
     except (FileNotFoundError, StyleGAN2FormatError, UnsafePickleError, WeightsError) as exc:
@@ -55,8 +55,10 @@ def convert_stylegan2(
 ):
     """Convert an official StyleGAN2 generator to the project's safetensors format."""
     from genjscc.models.stylegan2 import StyleGAN2FormatError, UnsafePickleError, load_generator_state, load_stylegan2
+    from genjscc.cli.checks import check_output
     from genjscc.weights import save_weights
 
+    check_output(output, "output", inputs=(source,), suffixes=(".safetensors",))
     try:
         _, _, info = load_generator_state(source)
         G = load_stylegan2(source)

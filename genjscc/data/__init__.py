@@ -49,7 +49,7 @@ from genjscc.images import DataError, load_image, save_image
 __all__ = [
     "PHOTO_SPLIT", "load_dataset", "load_image", "save_image", "photo_images", "photo_palette", "grid_crops",
     "CropDataset", "FixedDataset", "MixedDataset", "FolderImages", "load_cifar10", "DataError", "stack",
-    "training_mean_image", "crop_pool", "StreamSampler", "TensorPool", "pass_batch",
+    "training_mean_image", "crop_pool", "StreamSampler", "TensorPool", "pass_batch", "test_spec",
 ]
 
 
@@ -115,6 +115,24 @@ PROCEDURAL_TEST_SEED, palette=photo_palette())
         return prior_dataset(arg, split, size, seed=seed, length=length, limit=limit)
     raise DataError(f"unknown dataset {spec!r}; use photos, deadleaves, folder:PATH, cifar10:PATH, prior:NAME "
                     "or a mix such as photos+deadleaves@0.5")
+
+
+def test_spec(spec: str) -> str:
+    """The one way of writing the test images ``spec`` names, for result records: a mix tests on its
+    first part (``photos+deadleaves@0.3`` -> ``photos``), a prior spec names its truncation
+    (``prior:NAME`` -> ``prior:NAME@0.7``); specs that do not parse are returned as given."""
+    if "+" in spec and not spec.startswith(("folder:", "cifar10:", "prior:")):
+        return test_spec(spec.partition("+")[0])
+    kind, _, arg = spec.partition(":")
+    if kind == "prior":
+        from genjscc.data.prior import parse_prior_spec
+
+        try:
+            name, psi = parse_prior_spec(arg)
+        except DataError:
+            return spec
+        return f"prior:{name}@{psi:g}"
+    return spec
 
 
 PROCEDURAL_TEST_SEED = 1_000_000  # procedural test images come from seeds no training run uses

@@ -83,7 +83,11 @@ class FolderImages:
         train_dir, test_dir = self.root / "train", self.root / "test"
         if train_dir.is_dir() and test_dir.is_dir():
             chosen = test_dir if split == "test" else train_dir
-            return [im for im in self.images if chosen in im.path.parents]
+            out = [im for im in self.images if chosen in im.path.parents]
+            if not out:  # the separation fallback (the training mean) and training need images here
+                raise DataError(f"{chosen} holds no images: the {split} split of folder:{self.root} is empty; "
+                                f"add images to {chosen}")
+            return out
         out = [im for im in self.images if (_hash_fraction(im.path.relative_to(self.root)) >= 0.9) == (split == "test")]
         if not out:
             raise DataError(

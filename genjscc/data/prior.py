@@ -23,7 +23,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-__all__ = ["PriorSamples", "prior_dataset", "DEFAULT_TRUNCATION", "TEST_SEED_OFFSET", "PRIOR_TEST_IMAGES"]
+__all__ = ["PriorSamples", "prior_dataset", "parse_prior_spec", "DEFAULT_TRUNCATION", "TEST_SEED_OFFSET",
+           "PRIOR_TEST_IMAGES"]
 
 DEFAULT_TRUNCATION = 0.7
 TEST_SEED_OFFSET = 2**40
@@ -86,6 +87,28 @@ def _generator(path: str) -> nn.Module:
         return load_stylegan2(path).eval().requires_grad_(False)
 
 
+def parse_prior_spec(arg: str) -> tuple[str, float]:
+    """``(NAME, psi)`` of spec ``prior:ARG`` (``ARG = NAME`` or ``NAME@PSI``, psi a number in [0, 1],
+    :data:`DEFAULT_TRUNCATION` when not given); anything else is a ``DataError`` that shows the form."""
+    import math
+
+    from genjscc.images import DataError
+
+    name, at, psi_text = arg.rpartition("@") if "@" in arg else (arg, "", "")
+    if not name:
+        raise DataError("prior datasets are written prior:NAME or prior:NAME@PSI (a zoo name or a .safetensors path)")
+    if at and not psi_text.strip():
+        raise DataError(f"prior:{arg} has no truncation after '@': write prior:{name}@0.7, or prior:{name} for "
+                        f"the default {DEFAULT_TRUNCATION}")
+    try:
+        psi = float(psi_text) if at else DEFAULT_TRUNCATION
+    except ValueError:
+        raise DataError(f"cannot read the truncation in prior:{arg}: write e.g. prior:{name}@0.7") from None
+    if not (math.isfinite(psi) and 0 <= psi <= 1):
+        raise DataError(f"the truncation in prior:{arg} must be a number in [0, 1] (1: no truncation), got {psi_text}")
+    return name, psi
+
+
 def prior_dataset(arg: str, split: str, size: int, *, seed: int = 0, length: int = 50_000,
                   limit: int | None = None, with_latents: bool = False) -> PriorSamples:
     """The dataset of spec ``prior:ARG``, ``ARG = NAME`` or ``NAME@PSI`` (zoo name or weight path);
@@ -93,13 +116,7 @@ def prior_dataset(arg: str, split: str, size: int, *, seed: int = 0, length: int
     from genjscc.images import DataError
     from genjscc.zoo import resolve_model
 
-    name, _, psi_text = arg.rpartition("@") if "@" in arg else (arg, "", "")
-    if not name:
-        raise DataError("prior datasets are written prior:NAME or prior:NAME@PSI (a zoo name or a .safetensors path)")
-    try:
-        psi = float(psi_text) if psi_text else DEFAULT_TRUNCATION
-    except ValueError:
-        raise DataError(f"cannot read the truncation in prior:{arg}: write e.g. prior:{name}@0.7") from None
+    name, psi = parse_prior_spec(arg)
     try:
         path = resolve_model(name)
     except FileNotFoundError as exc:

@@ -20,6 +20,7 @@ This module imports nothing of the project but :mod:`genjscc.channel`.
 from __future__ import annotations
 
 import inspect
+import typing
 from abc import ABC, abstractmethod
 from fractions import Fraction
 from pathlib import Path
@@ -40,9 +41,16 @@ class Scheme(ABC):
 
     kind: str = "scheme"
 
+    # options that change how a scheme runs, never what it outputs: not part of a record's identity
+    RUN_OPTIONS = frozenset({"compile", "progress"})
+
     def __init__(self, label: str):
         self.label = label  # model name used in result records
         self.device = torch.device("cpu")
+        # what makes this scheme's numbers, for result records: its weight files (hashed) and the options
+        # it was built with (build_from_registry fills both; builders of composite schemes add their parts')
+        self.weight_files: tuple[Path, ...] = ()
+        self.options: dict = {}
         # intermediate reconstructions of the latest transmit, {label: (kind, images [B, 3, H, W] in [0, 1])}:
         # evaluation scores them on the same images and channel draws (e.g. InverseJSCC's DeepJSCC output)
         self.stage_outputs: dict[str, tuple[str, Tensor]] = {}
@@ -62,6 +70,10 @@ class Scheme(ABC):
 
     def check_size(self, height: int, width: int) -> None:
         """Raise ``ValueError`` when the scheme cannot send H x W images."""
+
+    def stage_identity(self, label: str) -> tuple[tuple[Path, ...], dict]:
+        """Weight files and options of the stage whose output is ``stage_outputs[label]``."""
+        return (), {}
 
     def use_training_mean(self, mean_image: Tensor) -> None:
         """Receive the training data's mean image ``[3, H, W]`` in [0, 1].
@@ -160,8 +172,26 @@ def parse_flag(value, option: str) -> bool:
     raise ValueError(f"scheme option {option} takes true or false, got {value!r}")
 
 
+def _typed_option(name: str, value, hint):
+    """``value`` of option ``name`` as its annotation ``hint`` asks (text ``"0.1"`` -> 0.1 for a float);
+    a value that cannot be read is a ``ValueError`` naming the option and what it takes."""
+    allowed = tuple(a for a in (typing.get_args(hint) or (hint,)) if isinstance(a, type))
+    if isinstance(value, str) and allowed and str not in allowed:  # text the option cannot take as it is
+        for kind, read, words in ((bool, lambda v: parse_flag(v, name), "true or false"), (int, int, "a whole number"),
+                                  (float, float, "a number")):
+            if kind in allowed:
+                try:
+                    return read(value.strip())
+                except ValueError:
+                    raise ValueError(f"scheme option {name} takes {words}, got {value!r}") from None
+    if isinstance(value, int) and not isinstance(value, bool) and float in allowed and int not in allowed:
+        return float(value)
+    return value
+
+
 def build_from_registry(kind: str, model: Path | None, options: dict) -> Scheme:
-    """Call the builder of ``kind``; an unknown option is a ``ValueError`` that lists the known ones."""
+    """Call the builder of ``kind``; an unknown option is a ``ValueError`` that lists the known ones, a
+    value its annotation cannot read (``--set lr=abc`` for a float) one that names the option."""
     builder = scheme_builder(kind)
     known = scheme_options(kind)
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(builder).parameters.values())
@@ -169,4 +199,13 @@ def build_from_registry(kind: str, model: Path | None, options: dict) -> Scheme:
     if unknown and not takes_any:
         hint = ", ".join(sorted(known)) or "none"
         raise ValueError(f"scheme {kind!r} has no option {', '.join(unknown)}; its options: {hint}")
-    return builder(model, **options)
+    try:
+        hints = typing.get_type_hints(builder)
+    except (NameError, TypeError):  # a third-party builder's annotations that do not resolve: taken as given
+        hints = {}
+    options = {k: _typed_option(k, v, hints[k]) if k in hints else v for k, v in options.items()}
+    scheme = builder(model, **options)
+    scheme.options = {k: v for k, v in options.items() if k not in Scheme.RUN_OPTIONS}
+    if model is not None and not scheme.weight_files:
+        scheme.weight_files = (Path(model),)
+    return scheme

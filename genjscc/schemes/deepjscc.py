@@ -7,6 +7,7 @@ from pathlib import Path
 from genjscc.channel import check_divisible
 from genjscc.models.deepjscc import DeepJSCC
 from genjscc.schemes.base import NetworkScheme, Scheme, parse_flag, register_scheme
+from genjscc.weights import model_label
 
 __all__ = ["DeepJSCCScheme"]
 
@@ -26,4 +27,6 @@ def build_deepjscc(model: Path | None, *, compile: bool | str = False) -> Scheme
     ``compile``: run the encoder and decoder through ``torch.compile`` (pays on large evaluations)."""
     if model is None:
         raise ValueError("the deepjscc scheme needs trained weights: give a zoo name or a .safetensors path")
-    return DeepJSCCScheme(DeepJSCC.from_weights(model), Path(model).stem, compile=parse_flag(compile, "compile"))
+    scheme = DeepJSCCScheme(DeepJSCC.from_weights(model), model_label(model), compile=parse_flag(compile, "compile"))
+    scheme.weight_files = (Path(model),)
+    return scheme

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from genjscc.models.generative_jscc import GenerativeJSCC
 from genjscc.schemes.base import NetworkScheme, Scheme, parse_flag, register_scheme
+from genjscc.weights import model_label
 
 __all__ = ["GenerativeScheme"]
 
@@ -25,4 +26,7 @@ def build_generative(model: Path | None, *, compile: bool | str = False) -> Sche
     run its networks through ``torch.compile``."""
     if model is None:
         raise ValueError("the generative scheme needs trained weights: give a zoo name or a .safetensors path")
-    return GenerativeScheme(GenerativeJSCC.from_weights(model), Path(model).stem, compile=parse_flag(compile, "compile"))
+    scheme = GenerativeScheme(GenerativeJSCC.from_weights(model), model_label(model),
+                              compile=parse_flag(compile, "compile"))
+    scheme.weight_files = (Path(model),)
+    return scheme

@@ -58,6 +58,9 @@ class InverseScheme(Scheme):
     def bcr(self, height, width):
         return self.jscc.bcr(height, width)
 
+    def stage_identity(self, label):
+        return self.jscc.weight_files, {}
+
     def check_size(self, height, width):
         self.jscc.check_size(height, width)
         r = self.prior.img_resolution
@@ -86,7 +89,11 @@ def ilo_settings(**options) -> ILOSettings:
         except ValueError:
             raise ValueError(f"steps must be a number or a list such as 50,50 (steps per round), got {steps!r}") from None
     if isinstance(options.get("radii"), str):
-        options["radii"] = tuple(float(r) for r in options["radii"].split(","))
+        try:
+            options["radii"] = tuple(float(r) for r in options["radii"].split(","))
+        except ValueError:
+            raise ValueError(f"radii must be numbers such as 100,1000,6000 (one per round), "
+                             f"got {options['radii']!r}") from None
     return ILOSettings(**options)
 
 
@@ -108,8 +115,11 @@ def build_inverse(model: Path | None, *, jscc: str | None = None, prior: str = "
     settings = ilo_settings(**{k: v for k, v in given.items() if v is not None})
     jscc_path, prior_path = resolve_model(jscc), _resolve_prior(prior)
     generator = load_stylegan2(prior_path)
-    label = f"inverse({jscc_path.stem}+{Path(prior_path).stem})"
-    return InverseScheme(build_deepjscc(jscc_path), generator, settings, label, seed=int(seed), progress=bool(progress))
+    jscc_scheme = build_deepjscc(jscc_path)
+    label = f"inverse({jscc_scheme.label}+{Path(prior_path).stem})"
+    scheme = InverseScheme(jscc_scheme, generator, settings, label, seed=int(seed), progress=bool(progress))
+    scheme.weight_files = (*jscc_scheme.weight_files, Path(prior_path))
+    return scheme
 
 
 def _resolve_prior(prior: str) -> Path:

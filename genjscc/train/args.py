@@ -33,6 +33,10 @@ def option(default, help: str, *flags: str, names_model: bool = False):
     return field(default=default, metadata={"help": help, "flags": flags, "names_model": names_model})
 
 
+DATA_HELP = ("photos | deadleaves | folder:PATH | cifar10:PATH | prior:NAME[@PSI] (images of a StyleGAN2 prior, "
+             "truncation PSI in [0, 1], default 0.7) | a mix A+B[@F] (train on B with probability F, test on A)")
+
+
 @dataclass
 class TrainerOptions:
     """How to run (not what to train): Lightning flags and the run's length; the same code runs
@@ -49,6 +53,8 @@ class TrainerOptions:
     max_time: str = option("", "wall-clock limit of this session: DD:HH:MM:SS, HH:MM:SS, MM:SS or seconds")
     progress: bool = option(True, "show a progress bar")
     compile: bool = option(False, "torch.compile the networks (eager fallback with a warning where compile is unavailable)")
+    name: str = option("", "the exported model's name in result records (stored in its metadata; default: the run "
+                           "folder's name)")
 
     def __post_init__(self):
         if self.steps < 1:
@@ -88,7 +94,7 @@ def parse_snr_spec(snr: str | float) -> tuple[float, float]:
 class DataArgs:
     """The training data of every trainer (the first flags of each ``genjscc train`` command)."""
 
-    data: str = option("photos", "photos | folder:PATH | cifar10:PATH")
+    data: str = option("photos", DATA_HELP)
     skip_bad: bool = option(False, "folder data: skip unreadable image files (counted) instead of failing")
     resize_small: bool = option(False, "folder data: upscale images smaller than --size instead of failing")
 

@@ -39,6 +39,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.fabric.loggers.logger import rank_zero_experiment
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
@@ -350,12 +351,28 @@ def checkpoint_iterations(path: Path) -> int:
 
 
 def _record_session(run_dir: Path, session: dict) -> list[dict]:
-    """Append a session to ``run.json``; returns every session recorded so far."""
+    """Record a session in ``run.json``: a session's start (status ``running``) is appended, its end replaces
+    it; a session still ``running`` when another starts ended without a record (killed) and says so.
+    Returns every session recorded so far."""
     record = Path(run_dir) / "run.json"
     data = json.loads(record.read_text()) if record.exists() else {}
-    data.setdefault("sessions", []).append(session)
+    sessions = data.setdefault("sessions", [])
+    if sessions and sessions[-1].get("status") == "running" and sessions[-1].get("started") == session["started"]:
+        sessions.pop()  # this session's own start entry
+    for earlier in sessions:
+        if earlier.get("status") == "running":
+            earlier["status"] = ("killed (ended without a record, e.g. kill -9: its iterations since the last "
+                                 "checkpoint are lost)")
+    sessions.append(session)
     atomic_write_text(record, json.dumps(data, indent=2))
     return data["sessions"]
+
+
+def check_accelerator(options: TrainerOptions) -> None:
+    """``--accelerator gpu`` (or cuda) on a machine without a CUDA GPU is a ``ValueError`` naming the fix."""
+    if options.accelerator.lower() in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--accelerator {options.accelerator}: no CUDA GPU is available here; "
+                         "use --accelerator cpu (or auto)")
 
 
 def make_trainer(run_dir: Path, options: TrainerOptions, callbacks: list | None = None, val_every: int | None = None):
@@ -433,11 +450,15 @@ def run_training(job: TrainingJob, out: Path, options: TrainerOptions, *, resume
     run at the end of the current iteration and raise :class:`TrainingInterrupted`.
     """
     out = Path(out)
+    check_accelerator(options)
     args_cls = type(job.args)
     given = {**asdict(job.args), "command": command}
     recorded, ckpt = prepare_run_dir(out, given, resume, job.session_fields)
     args = args_cls(**{k: v for k, v in recorded.items() if k in {f.name for f in fields(args_cls)}})
     start = checkpoint_iterations(ckpt) if ckpt else 0
+    if start >= options.steps:
+        raise ValueError(f"--resume: the run in {out} is at iteration {start} already, so --steps {options.steps} "
+                         f"leaves nothing to train; give --steps above {start} (the total, not the iterations to add)")
     L.seed_everything(args.seed, workers=True)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True  # no effect on CPU
     module = job.build_module(args, options)
@@ -445,14 +466,22 @@ def run_training(job: TrainingJob, out: Path, options: TrainerOptions, *, resume
         module.compile_networks()
     train_loader = job.train_loader(args, options, start)
     val_loader = job.val_loader(args) if job.val_loader is not None and job.val_every else None
+    control = RunControl(out, options.steps, options.checkpoint_every, parse_duration(options.max_time), seed=args.seed)
+    extra = job.callbacks(module, args) if job.callbacks is not None else []
+    try:  # before anything is written: Lightning refuses flags it cannot honour here
+        trainer = make_trainer(out, options, callbacks=[control, *extra], val_every=job.val_every or None)
+    except MisconfigurationException as exc:
+        raise ValueError(f"Lightning cannot run with these flags (--accelerator, --devices, --strategy, "
+                         f"--precision): {exc}") from None
     if ckpt is None:
         start_run_record(out, {**asdict(args), "command": command})
     if job.prepare is not None:
         job.prepare(module, args, out)
-    control = RunControl(out, options.steps, options.checkpoint_every, parse_duration(options.max_time), seed=args.seed)
-    extra = job.callbacks(module, args) if job.callbacks is not None else []
-    trainer = make_trainer(out, options, callbacks=[control, *extra], val_every=job.val_every or None)
     started = time.time()
+    session = {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)), "command": command,
+               "from_iteration": start}
+    if trainer.global_rank == 0:  # recorded now, so a session killed with -9 still shows (status "running")
+        _record_session(out, {**session, "status": "running"})
     with _checkpoint_on_signals(control):
         trainer.fit(module, train_loader, val_loader, ckpt_path=str(ckpt) if ckpt else None)
         wall = time.time() - started
@@ -460,8 +489,8 @@ def run_training(job: TrainingJob, out: Path, options: TrainerOptions, *, resume
     iterations_now = control.iterations - control.session_start_iteration
     sessions: list[dict] = []
     if trainer.global_rank == 0:
-        sessions = _record_session(out, {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
-                                         "wall_time_s": round(wall, 1), "iterations": iterations_now, "command": command,
+        sessions = _record_session(out, {**session, "status": "interrupted" if control.stop_signal else "finished",
+                                         "wall_time_s": round(wall, 1), "iterations": iterations_now,
                                          "interrupted_by": signal.Signals(control.stop_signal).name if control.stop_signal else None})
     if control.stop_signal is not None:
         raise TrainingInterrupted(
@@ -477,8 +506,9 @@ def run_training(job: TrainingJob, out: Path, options: TrainerOptions, *, resume
         "torch": torch.__version__,
         "iterations": control.iterations,
         "wall_time_s_last_session": round(wall, 1),
-        "wall_time_s_total": round(sum(s.get("wall_time_s", 0.0) for s in sessions), 1),
+        "wall_time_s_total": round(sum(s.get("wall_time_s") or 0.0 for s in sessions), 1),
         "iterations_per_s_last_session": round(iterations_now / max(wall, 1e-9), 2),
         "world_size": trainer.world_size,
+        "run_name": options.name or out.resolve().name,  # its name in result records (genjscc.weights.model_label)
     }
     return job.export(module, trainer, args, info)
