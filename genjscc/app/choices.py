@@ -74,7 +74,7 @@ def scheme_choices() -> list[SchemeChoice]:
     jsccs = tuple(e.name for e in models if e.kind == "deepjscc")
     if jsccs and any(e.kind == "stylegan2" and e.path.exists() for e in ZOO.values()):
         choices.append(SchemeChoice("inverse", "inverse", "InverseJSCC: a DeepJSCC, then ILO on the StyleGAN2 prior", (
-            Option("jscc", "DeepJSCC", jsccs, default=jsccs[-1]),
+            Option("jscc", "DeepJSCC", jsccs, default=next((j for j in jsccs if j.endswith("1_48")), jsccs[0])),
             Option("steps", "ILO steps", low=1, high=STEP_LIMIT, default="50"),
         )))
     return choices

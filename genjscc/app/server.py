@@ -49,11 +49,11 @@ class AppServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], quiet: bool = False):
-        super().__init__(address, Handler)
-        self.board = JobBoard()
+        self.board = JobBoard()  # before binding: a failed bind calls server_close, which closes the board
         self.cache = SchemeCache()
         self.quiet = quiet
         self._choices: dict | None = None
+        super().__init__(address, Handler)
 
     @property
     def url(self) -> str:
