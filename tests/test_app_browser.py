@@ -11,36 +11,18 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
 import threading
 
 import pytest
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (.ci/run installs it)")
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (genjscc[dev] installs it)")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
+from genjscc.app.headless import find_chromium, start_chromium  # noqa: E402
+
+pytestmark = pytest.mark.skipif(find_chromium() is None,
                                 reason="chromium and chromium-driver are not installed (.ci/run installs them)")
-
-# Flags that keep chromium off the network (the machine's closed network otherwise floods it with retries).
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--window-size=1200,1400")
-
-
-def start_browser(profile):
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
 @pytest.fixture
@@ -57,8 +39,7 @@ def app_url():
 
 @pytest.fixture
 def browser(tmp_path):
-    driver = start_browser(tmp_path / "profile")
-    driver.set_page_load_timeout(30)
+    driver = start_chromium(tmp_path / "profile")
     yield driver
     driver.quit()
 

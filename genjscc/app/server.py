@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 from genjscc.app.choices import choices_document
 from genjscc.app.forms import curve_work, prepare_image, read_form, transmit_work
 from genjscc.app.jobs import JobBoard
-from genjscc.app.work import SchemeCache, data_url
+from genjscc.app.work import SchemeCache, data_url, warm_up
 
 __all__ = ["make_server", "AppServer", "MAX_REQUEST_BYTES"]
 
@@ -48,12 +48,14 @@ class AppServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], quiet: bool = False):
+    def __init__(self, address: tuple[str, int], quiet: bool = False, warm: str | None = None):
         self.board = JobBoard()  # before binding: a failed bind calls server_close, which closes the board
         self.cache = SchemeCache()
         self.quiet = quiet
         self._choices: dict | None = None
         super().__init__(address, Handler)
+        if warm is not None:  # the first job: load this scheme and LPIPS before anyone asks
+            self.board.submit("warm-up", lambda job: warm_up(self.cache, warm))
 
     @property
     def url(self) -> str:
@@ -150,6 +152,9 @@ class Handler(BaseHTTPRequestHandler):
                                    "notes": prepared.notes, "size": form.size})
 
 
-def make_server(host: str = "127.0.0.1", port: int = 0, quiet: bool = False) -> AppServer:
-    """A server bound to ``host:port`` (port 0: a free one; see ``server.url``); call ``serve_forever()``."""
-    return AppServer((host, port), quiet=quiet)
+def make_server(host: str = "127.0.0.1", port: int = 0, quiet: bool = False, warm: str | None = None) -> AppServer:
+    """A server bound to ``host:port`` (port 0: a free one; see ``server.url``); call ``serve_forever()``.
+
+    ``warm``: a scheme spec to load (with the metrics' networks) on the worker right away.
+    """
+    return AppServer((host, port), quiet=quiet, warm=warm)

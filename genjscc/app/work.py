@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 __all__ = ["Cancelled", "PreparedImage", "prepare_upload", "prepare_photo", "SchemeCache", "send_image", "draw_curve",
-           "data_url"]
+           "data_url", "warm_up"]
 
 Progress = Callable[[int, int, str], None]  # (steps done, steps in all, what is running); may raise Cancelled
 
@@ -204,9 +204,20 @@ def draw_curve(schemes: list, prepared: PreparedImage, channel, snrs_db: list[fl
 
         records += evaluate(scheme, prepared.image.unsqueeze(0), channel, snrs_db, data=prepared.source,
                             metrics=metrics, batch_size=1, seed=seed, progress=point_done)
+    # InverseJSCC also records its DeepJSCC stage; when that DeepJSCC is chosen too, its points are the
+    # same numbers (evaluate seeds the noise by SNR and batch alone): keep one line, not two on top of each other
+    records = list({(r.scheme, r.model, r.bcr, r.channel, r.snr_db, r.metric): r for r in reversed(records)}.values())[::-1]
     with tempfile.TemporaryDirectory(prefix="genjscc-app-") as folder:
         path = plot_records(records, Path(folder) / "curve.png", metric=metric,
                             title=f"{prepared.source}, {channel.describe()}, seed {seed}")
         png = path.read_bytes()
     return {"image": "data:image/png;base64," + base64.b64encode(png).decode("ascii"), "csv": records_to_csv(records),
             "metric": metric}
+
+
+def warm_up(cache: SchemeCache, spec: str, size: int = 64) -> dict:
+    """Load ``spec`` and the metrics' networks by sending one held-out photo, so the first request is quick."""
+    from genjscc.app.choices import photo_names
+    from genjscc.channel import build_channel
+
+    return send_image(cache.get(spec, {}, size), prepare_photo(photo_names()[0], size), build_channel("awgn"), 0.0, 0)
