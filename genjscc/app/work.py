@@ -206,7 +206,10 @@ def draw_curve(schemes: list, prepared: PreparedImage, channel, snrs_db: list[fl
                             metrics=metrics, batch_size=1, seed=seed, progress=point_done)
     # InverseJSCC also records its DeepJSCC stage; when that DeepJSCC is chosen too, its points are the
     # same numbers (evaluate seeds the noise by SNR and batch alone): keep one line, not two on top of each other
-    records = list({(r.scheme, r.model, r.bcr, r.channel, r.snr_db, r.metric): r for r in reversed(records)}.values())[::-1]
+    unique: dict[tuple, object] = {}
+    for r in records:
+        unique.setdefault((r.scheme, r.model, r.bcr, r.channel, r.snr_db, r.metric), r)
+    records = list(unique.values())
     with tempfile.TemporaryDirectory(prefix="genjscc-app-") as folder:
         path = plot_records(records, Path(folder) / "curve.png", metric=metric,
                             title=f"{prepared.source}, {channel.describe()}, seed {seed}")
