@@ -225,3 +225,12 @@ def test_cli_app_refuses_a_bad_or_busy_port():
         port = busy.getsockname()[1]
         result = CliRunner().invoke(app, ["app", "--port", str(port)])
     assert result.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+def test_an_upload_over_the_size_limit_is_refused_before_it_is_read(server, monkeypatch):
+    import genjscc.app.server
+
+    monkeypatch.setattr(genjscc.app.server, "MAX_REQUEST_BYTES", 2**20)
+    data = base64.b64encode(bytes(2**20)).decode()
+    status, body, _ = call(server, "/api/jobs", transmit_request(image={"upload": {"name": "big.png", "data": data}}))
+    assert status == 413 and "more than the app's limit of 1 MB" in body["error"]
