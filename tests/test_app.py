@@ -234,3 +234,15 @@ def test_an_upload_over_the_size_limit_is_refused_before_it_is_read(server, monk
     data = base64.b64encode(bytes(2**20)).decode()
     status, body, _ = call(server, "/api/jobs", transmit_request(image={"upload": {"name": "big.png", "data": data}}))
     assert status == 413 and "more than the app's limit of 1 MB" in body["error"]
+
+
+def test_upload_names_cannot_leave_the_private_folder():
+    from genjscc.app.work import upload_name
+
+    assert upload_name("../../etc/passwd") == "passwd"
+    assert upload_name("C:\\\\Users\\\\me\\\\cat.png") == "cat.png"
+    assert upload_name("..") == upload_name("") == upload_name("dir/..") == "upload"
+    long = upload_name("x" * 300 + ".png")
+    assert len(long) <= 120 and long.endswith(".png")
+    prepared = prepare_upload("../" + "y" * 300 + ".png", png_bytes(np.zeros((64, 64, 3), np.uint8)), 64)
+    assert prepared.source.endswith(".png") and "/" not in prepared.source

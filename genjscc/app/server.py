@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -146,6 +147,10 @@ class Handler(BaseHTTPRequestHandler):
             prepared = prepare_image(form)
         except ValueError as exc:  # DataError included: the CLI's message for a bad image
             return self._error(HTTPStatus.BAD_REQUEST, str(exc))
+        except Exception as exc:  # a bug: answer the page, keep the server up, print the traceback
+            traceback.print_exc(file=sys.stderr)
+            return self._error(HTTPStatus.INTERNAL_SERVER_ERROR,
+                               f"internal error ({type(exc).__name__}: {exc}); see the server's log")
         work = (transmit_work if form.task == "transmit" else curve_work)(form, prepared, self.server.cache)
         job = self.server.board.submit(form.task, work)
         self._json(HTTPStatus.OK, {"job": job.id, "original": data_url(prepared.image), "source": prepared.source,

@@ -81,7 +81,7 @@ def prepare_upload(filename: str, data: bytes, size: int) -> PreparedImage:
     """
     from genjscc.images import DataError, load_image, open_image
 
-    name = Path(str(filename).replace("\\", "/")).name or "upload"
+    name = upload_name(filename)
     with tempfile.TemporaryDirectory(prefix="genjscc-app-") as folder:
         path = Path(folder) / name
         path.write_bytes(data)
@@ -103,6 +103,17 @@ def prepare_upload(filename: str, data: bytes, size: int) -> PreparedImage:
     elif mode in ("L", "1"):
         notes.append("grayscale repeated to RGB")
     return _square(image, size, name, notes)
+
+
+def upload_name(filename: str) -> str:
+    """The base name of an uploaded file's name, safe to create in a private folder (``upload`` if none)."""
+    name = Path(str(filename).replace("\\", "/").replace("\0", "")).name.strip()
+    if name in ("", ".", ".."):
+        return "upload"
+    stem, dot, suffix = name.rpartition(".")
+    if len(name) > 120:  # file systems refuse names over 255 bytes; keep the suffix Pillow may need
+        name = (stem[:100] + dot + suffix[:15]) if dot else name[:120]
+    return name
 
 
 class SchemeCache:

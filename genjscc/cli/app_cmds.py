@@ -6,6 +6,8 @@ import typer
 
 from genjscc.cli.app import app, fail
 
+WARM_SCHEME = "deepjscc-64-bcr1_12"  # loaded at start (with LPIPS), so a first DeepJSCC request is quick
+
 
 @app.command("app")
 def web_app(
@@ -18,7 +20,7 @@ def web_app(
     from genjscc.app import make_server
 
     try:
-        server = make_server(host, port)
+        server = make_server(host, port, warm=WARM_SCHEME)
     except OSError as exc:
         raise fail(f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port, or 0 for any free one") from None
     typer.echo(f"genjscc app: open {server.url} in a browser (Ctrl+C stops it)")

@@ -194,8 +194,14 @@ function showTiles(result) {
 async function follow(jobId, onDone) {
   let version = -1;
   while (currentJob === jobId) {
-    const response = await fetch(`/api/jobs/${jobId}?after=${version}`);
-    const job = await response.json();
+    let response, job;
+    try {
+      response = await fetch(`/api/jobs/${jobId}?after=${version}`);
+      job = await response.json();
+    } catch (err) {
+      showError(`lost the server (${err.message}); is genjscc app still running?`);
+      break;
+    }
     if (currentJob !== jobId) return;  // a newer request from this tab took over
     if (!response.ok) { showError(job.error); break; }
     version = job.version;
@@ -220,10 +226,18 @@ async function submit(task) {
   }
   setBusy(true);
   $("status").textContent = "sending the request";
-  const response = await fetch("/api/jobs", {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request),
-  });
-  const submitted = await response.json();
+  let response, submitted;
+  try {
+    response = await fetch("/api/jobs", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request),
+    });
+    submitted = await response.json();
+  } catch (err) {
+    showError(`cannot reach the server (${err.message}); is genjscc app still running?`);
+    $("status").textContent = "";
+    setBusy(false);
+    return;
+  }
   if (!response.ok) {
     showError(submitted.error);
     $("status").textContent = "";
