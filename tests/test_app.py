@@ -227,7 +227,7 @@ def test_cli_app_refuses_a_bad_or_busy_port():
     assert result.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in result.output
 
 
-def test_an_upload_over_the_size_limit_is_refused_before_it_is_read(server, monkeypatch):
+def test_an_upload_over_the_size_limit_gets_413_and_a_message(server, monkeypatch):
     import genjscc.app.server
 
     monkeypatch.setattr(genjscc.app.server, "MAX_REQUEST_BYTES", 2**20)

@@ -128,13 +128,25 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._error(HTTPStatus.NOT_FOUND, f"no action {url.path}")
 
+    def _discard(self, length: int) -> None:
+        """Read and drop a refused body (in 1 MB pieces), so the client reads the answer instead of a broken pipe;
+        one over 16 times the limit is not read and the connection is closed after the answer."""
+        if length > 16 * MAX_REQUEST_BYTES:
+            self.close_connection = True
+            return
+        while length > 0:
+            piece = self.rfile.read(min(length, 2**20))
+            if not piece:
+                break
+            length -= len(piece)
+
     def _submit(self) -> None:
         try:
             length = int(self.headers.get("Content-Length", "0"))
         except ValueError:
             return self._error(HTTPStatus.BAD_REQUEST, "bad Content-Length")
         if length > MAX_REQUEST_BYTES:
-            self.close_connection = True  # the body is not read
+            self._discard(length)
             return self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                                f"the upload is {length / 2**20:.0f} MB, more than the app's limit of "
                                f"{MAX_REQUEST_BYTES / 2**20:.0f} MB; send a smaller image file")
