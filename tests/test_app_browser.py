@@ -2,8 +2,9 @@
 
 The page is loaded from a server on a free local port; a held-out photo is sent through a
 DeepJSCC and the PSNR the page shows must equal what `genjscc transmit` prints for the image
-the page shows as sent (same seed and SNR); a text file uploaded instead gets the CLI's error.
-Each case saves a screenshot under the test's tmp folder. `.ci/run` installs the browser; where
+the page shows as sent (same seed and SNR); a text file uploaded instead gets the CLI's error;
+two tabs sending at once each show their own result. Each case saves a screenshot under the
+test's tmp folder. `.ci/run` installs the browser; where
 it is missing these tests are skipped with the reason.
 """
 
@@ -117,3 +118,24 @@ def test_non_image_upload_gets_the_cli_error(app_url, browser, tmp_path, monkeyp
     browser.save_screenshot(str(tmp_path / "app-bad-upload.png"))
     assert error == cli_error
     assert not browser.find_elements(By.CSS_SELECTOR, "figure.reconstruction")
+
+
+def test_two_tabs_sending_at_once_each_show_their_own_result(app_url, browser, tmp_path):
+    tabs = {}
+    for snr, photo in ((-5, "flower"), (10, "chelsea")):
+        if tabs:
+            browser.switch_to.new_window("tab")
+        load_page(browser, app_url)
+        choose_only(browser, "deepjscc-paper-64-bcr1_12")
+        browser.find_element(By.CSS_SELECTOR, f"#photo option[value='{photo}']").click()
+        set_snr(browser, snr)
+        tabs[browser.current_window_handle] = (snr, photo)
+    for handle in tabs:  # both sent before either has its answer
+        browser.switch_to.window(handle)
+        browser.find_element(By.ID, "send").click()
+    for handle, (snr, photo) in tabs.items():
+        browser.switch_to.window(handle)
+        tile = WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "figure.reconstruction"))
+        assert len(tile) == 1 and f"awgn, {snr} dB, seed 0" in tile[0].text
+        assert f"original ({photo})" in browser.find_element(By.CSS_SELECTOR, "figure.original").text
+    browser.save_screenshot(str(tmp_path / "app-second-tab.png"))
