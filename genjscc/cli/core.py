@@ -21,6 +21,8 @@ from genjscc.cli.checks import (
 from genjscc.cli.options import CONFIG_HELP, SET_HELP, scheme_options
 from genjscc.train.args import DATA_HELP
 
+DEMO_GRID_IMAGES = 4  # held-out crops per tile of demo/grid.png
+
 SNR_HELP = "SNR in dB (complex AWGN: noise variance P/10^(SNR/10) per symbol)"
 
 
@@ -209,7 +211,8 @@ def demo(
     from genjscc.channel import AWGN
     from genjscc.data import load_dataset, stack
     from genjscc.evaluate import evaluate as run, records_table, send, write_records
-    from genjscc.images import save_image
+    from genjscc.metrics import lpips_alex, psnr
+    from genjscc.plots import comparison_grid, plot_records
     from genjscc.schemes import SCHEMES, build_scheme
     from genjscc.zoo import ZOO
 
@@ -217,23 +220,25 @@ def demo(
     check_output_folder(out, "--out")
     out.mkdir(parents=True, exist_ok=True)
     images = stack(load_dataset("photos", "test", 64))
-    records, rows, names = [], [images[:8]], []
+    shown = images[:DEMO_GRID_IMAGES]
+    records, rows = [], []
     for name, entry in ZOO.items():
         if entry.kind not in SCHEMES:  # priors and other parts are not transmission schemes
             continue
         scheme = build_scheme(name)
-        names.append(name)
         records += run(scheme, images, AWGN(), snrs, batch_size=128)
+        tiles, captions = [], []
         for s in snrs:
             g = torch.Generator().manual_seed(0)
-            rows.append(send(scheme, images[:8], AWGN(), s, generator=g))
+            tile = send(scheme, shown, AWGN(), s, generator=g)
+            with torch.no_grad():  # the captions of `genjscc grid`: mean PSNR / LPIPS of the tile's images
+                captions.append(f"{psnr(tile, shown).mean():.1f} dB / LPIPS {lpips_alex(tile, shown).mean():.3f}")
+            tiles.append(tile)
+        rows.append((scheme.label, tiles, captions))
     Console(width=max(Console().width, 150)).print(records_table(records))
     write_records(records, out / "results.csv")
-    grid = torch.cat([torch.cat(list(row), dim=2) for row in rows], dim=1)
-    save_image(grid, out / "grid.png")
-    from genjscc.plots import plot_records
-
+    comparison_grid(shown, rows, snrs, out / "grid.png")
     plot_records(records, out / "psnr.png", metric="psnr", title="held-out photos, AWGN")
     plot_records(records, out / "lpips.png", metric="lpips-alex", title="held-out photos, AWGN")
-    typer.echo(f"wrote {out / 'results.csv'}, {out / 'grid.png'} (rows: originals, then {', '.join(names)}, "
-               f"each at {snr} dB), {out / 'psnr.png'} and {out / 'lpips.png'}")
+    typer.echo(f"wrote {out / 'results.csv'}, {out / 'grid.png'} ({len(rows)} schemes x {len(snrs)} SNRs, "
+               f"{len(shown)} held-out crops per tile, each labelled), {out / 'psnr.png'} and {out / 'lpips.png'}")

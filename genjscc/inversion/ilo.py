@@ -192,7 +192,7 @@ def _seed_list(seeds: Sequence[int] | int, n: int) -> list[int]:
 
 def invert(generator: nn.Module, observation: Tensor, settings: ILOSettings = ILOSettings(), *,
            forward: Callable[[Tensor], Tensor] | None = None, seeds: Sequence[int] | int = 0,
-           progress: bool = False) -> InversionResult:
+           progress: bool | Callable[[int, int], None] = False) -> InversionResult:
     """Find generator images whose ``forward`` view matches ``observation [N, 3, h, w]`` in [0, 1].
 
     ``forward`` maps images ``[N, 3, R, R]`` in [0, 1] to the observation's shape (differentiably);
@@ -200,13 +200,15 @@ def invert(generator: nn.Module, observation: Tensor, settings: ILOSettings = IL
     a multiple of h. Random draws (z, initial noise) of image n use ``torch.Generator`` seeded
     with ``seeds[n]`` (an int s means s, s + 1, ...). Runs on the generator's device with
     gradients on, even inside ``torch.inference_mode()``; the generator's mode and
-    ``requires_grad`` flags are restored and its parameters get no ``.grad``.
+    ``requires_grad`` flags are restored and its parameters get no ``.grad``. ``progress``: ``True``
+    draws a bar; a callable gets ``progress(steps done, steps in all)`` after each step (an
+    exception it raises stops the solver and propagates).
     """
     with torch.inference_mode(False), torch.enable_grad(), _frozen(generator):
         return _solve(generator, observation, settings, forward, seeds, progress)
 
 
-def _solve(G: nn.Module, observation: Tensor, s: ILOSettings, forward, seeds, progress: bool) -> InversionResult:
+def _solve(G: nn.Module, observation: Tensor, s: ILOSettings, forward, seeds, progress) -> InversionResult:
     device = next(G.parameters()).device
     R, num_ws, dim = G.img_resolution, G.num_ws, G.w_dim
     channels = G.synthesis.img_channels

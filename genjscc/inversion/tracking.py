@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+from typing import Callable
+
 import torch
 from torch import Tensor
 
@@ -47,11 +49,28 @@ def _pick(better: Tensor, new: Tensor, old: Tensor | None) -> Tensor:
     return torch.where(better.view(-1, *[1] * (new.dim() - 1)), new, old)
 
 
-def progress_reporter(enabled: bool, total: int):
-    """A context manager giving ``report(mean_loss, round)``, one call per step; a rich bar when enabled."""
+def progress_reporter(enabled: bool | Callable[[int, int], None], total: int):
+    """A context manager giving ``report(mean_loss, round)``, one call per step.
+
+    ``enabled``: ``True`` draws a rich bar; a callable is called ``enabled(done, total)`` after
+    each step (it may raise to stop the solver, e.g. when a user cancels); ``False`` reports nothing.
+    """
+    if callable(enabled):
+        return contextlib.nullcontext(_step_counter(enabled, total))
     if not enabled:
         return contextlib.nullcontext(_ignore)
     return _rich_bar(total)
+
+
+def _step_counter(callback: Callable[[int, int], None], total: int) -> Callable[[float, int], None]:
+    done = 0
+
+    def report(loss: float, round_index: int) -> None:
+        nonlocal done
+        done += 1
+        callback(done, total)
+
+    return report
 
 
 def _ignore(loss: float, round_index: int) -> None:

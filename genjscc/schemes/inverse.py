@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -34,13 +35,15 @@ class InverseScheme(Scheme):
     """DeepJSCC -> x̂ -> ILO on the prior -> G(latents), images in [0, 1].
 
     ``jscc`` is the :class:`~genjscc.schemes.deepjscc.DeepJSCCScheme` that produces x̂; its
-    bandwidth, size checks and device handling are this scheme's too.
+    bandwidth, size checks and device handling are this scheme's too. ``progress``: ``True`` draws
+    the solver's bar; a callable gets ``progress(steps done, steps in all)`` after each ILO step
+    and may raise to stop it (``genjscc app`` sets one per request to show progress and cancel).
     """
 
     kind = "inverse"
 
     def __init__(self, jscc: DeepJSCCScheme, prior: torch.nn.Module, settings: ILOSettings, label: str,
-                 seed: int = 0, progress: bool = False):
+                 seed: int = 0, progress: bool | Callable[[int, int], None] = False):
         super().__init__(label)
         self.jscc, self.prior = jscc, prior.eval().requires_grad_(False)
         self.settings, self.seed, self.progress = settings, seed, progress
