@@ -210,7 +210,7 @@ def test_curve_is_drawn_by_the_plot_commands_code(server, tmp_path):
     assert shown == (tmp_path / "plot.png").read_bytes()
 
 
-def test_cli_app_refuses_a_bad_or_busy_port():
+def test_cli_app_refuses_a_bad_port_or_thread_count_and_a_busy_port():
     import socket
 
     from typer.testing import CliRunner
@@ -219,6 +219,8 @@ def test_cli_app_refuses_a_bad_or_busy_port():
 
     result = CliRunner().invoke(app, ["app", "--port", "70000"])
     assert result.exit_code == 2 and "--port must lie in 0..65535" in result.output
+    result = CliRunner().invoke(app, ["app", "--threads", "0"])
+    assert result.exit_code == 2 and "--threads must be at least 1" in result.output
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
