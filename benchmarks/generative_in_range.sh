@@ -10,8 +10,8 @@
 # then the paired comparison on the 256 in-range test images (AWGN, -5/0/5/10 dB; KID for DeepJSCC and
 # the synthesis decoder).  BCR=48 or BCR=192; an interrupted arm resumes, a finished one is kept;
 # ARMS="deepjscc residual" trains only those arms, COMPARE=0 skips the comparison.
-#   BCR=48 bash benchmarks/generative_in_range.sh && BCR=192 bash benchmarks/generative_in_range.sh
-#   python benchmarks/results_tables.py results/generative/in_range-1_48.json --against deepjscc
+#   BCR=48 bash benchmarks/generative_in_range.sh && BCR=192 STEPS=650 LATENT_STEPS=550 bash benchmarks/generative_in_range.sh
+#   (the table: python benchmarks/generative_in_range_table.py results/generative/in_range-1_48.json --kid ...-kid.json)
 set -e
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -61,3 +61,4 @@ for arm in deepjscc synthesis random residual; do
   [ -f "$M/$arm.safetensors" ] && SCHEMES="$SCHEMES --scheme $M/$arm.safetensors"
 done
 $COMPARE --no-kid $SCHEMES --scheme $JSCC --out results/generative/in_range-1_$BCR.json
+.venv/bin/python benchmarks/generative_in_range_table.py results/generative/in_range-1_$BCR.json --kid results/generative/in_range-1_$BCR-kid.json
