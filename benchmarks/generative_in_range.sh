@@ -6,7 +6,7 @@
 #               alone, then end to end with MSE + 0.05 LPIPS-VGG (+ the latent term)
 #   random      the same recipe with random synthesis weights (--no-prior-init)
 #   deepjscc    DeepJSCC fine-tuned with MSE on the same images for the same number of iterations
-#   residual    today's residual decoder, at its own (smaller, costlier per image) budget: RES_STEPS x 16
+#   residual    (ARMS="... residual") the residual decoder, at its own (smaller, costlier per image) budget: RES_STEPS x 16
 # then the paired comparison on the 256 in-range test images (AWGN, -5/0/5/10 dB; KID for DeepJSCC and
 # the synthesis decoder).  BCR=48 or BCR=192; an interrupted arm resumes, a finished one is kept;
 # ARMS="deepjscc residual" trains only those arms, COMPARE=0 skips the comparison.
@@ -20,7 +20,7 @@ STEPS=${STEPS:-1150}
 LATENT_STEPS=${LATENT_STEPS:-1000}
 BATCH=${BATCH:-32}
 RES_STEPS=${RES_STEPS:-200}
-ARMS=${ARMS:-synthesis random deepjscc residual}
+ARMS=${ARMS:-synthesis random deepjscc}
 COMPARE=${COMPARE:-1}
 GENJSCC=${GENJSCC:-.venv/bin/genjscc}
 JSCC=deepjscc-64-bcr1_$BCR
