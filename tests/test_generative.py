@@ -23,9 +23,9 @@ def _config(**overrides) -> GenerativeJSCCConfig:
                                    "blocks": 1, "inject_resolution": 16, **overrides})
 
 
-@pytest.mark.parametrize("inject", [8, 16])
-def test_shapes_and_bcr(inject):
-    model = GenerativeJSCC(_config(inject_resolution=inject)).eval()
+@pytest.mark.parametrize("decoder, inject", [("residual", 8), ("residual", 16), ("synthesis", 4), ("synthesis", 8)])
+def test_shapes_and_bcr(decoder, inject):
+    model = GenerativeJSCC(_config(decoder=decoder, inject_resolution=inject)).eval()
     x = torch.rand(3, 3, 16, 16)
     y = model(x, AWGN(), 5.0)
     assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1
@@ -34,8 +34,9 @@ def test_shapes_and_bcr(inject):
     assert model.bcr(16, 16) == Fraction(symbols.shape[1], 3 * 16 * 16) == Fraction(1, 12)
 
 
-def test_power_constraint_per_image():
-    model = GenerativeJSCC(_config())
+@pytest.mark.parametrize("decoder", ["residual", "synthesis"])
+def test_power_constraint_per_image(decoder):
+    model = GenerativeJSCC(_config(decoder=decoder, inject_resolution=8))
     x = torch.rand(4, 3, 16, 16) * torch.tensor([0.1, 1, 3, 10]).view(4, 1, 1, 1)
     symbols, _ = model.encode(x, torch.zeros(4))
     assert torch.allclose(symbols.abs().square().mean(dim=1), torch.ones(4), atol=1e-5)
