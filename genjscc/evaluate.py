@@ -262,6 +262,12 @@ def run_sweep(config: dict, store: Path, *, batch_size: int | None = None, progr
     done = read_store(store)
     images = None
     built: dict = {}
+    for point in points:  # every scheme still to run is built and size-checked before any point runs
+        scheme_key = (point.scheme, point.options)
+        if point.key(common) not in done and scheme_key not in built:
+            scheme = build_scheme(point.scheme, **dict(point.options))
+            scheme.check_size(common["size"], common["size"])
+            built[scheme_key] = prepare_scheme(scheme, common["data"], common["size"], common["size"])
     out: list[Record] = []
     for i, point in enumerate(points):
         key = point.key(common)
@@ -270,11 +276,8 @@ def run_sweep(config: dict, store: Path, *, batch_size: int | None = None, progr
         if key not in done:
             if images is None:
                 images = stack(load_dataset(common["data"], "test", common["size"], limit=common["limit"]))
-            scheme_key = (point.scheme, point.options)
-            if scheme_key not in built:
-                built[scheme_key] = prepare_scheme(build_scheme(point.scheme, **dict(point.options)), common["data"],
-                                                   common["size"], common["size"])
-            records = evaluate(built[scheme_key], images, build_channel(point.channel, point.csi), [point.snr_db],
+            scheme = built[(point.scheme, point.options)]
+            records = evaluate(scheme, images, build_channel(point.channel, point.csi), [point.snr_db],
                                data=common["data"], metrics=common["metrics"],
                                batch_size=batch_size or int(config.get("batch_size", 128)), seed=common["seed"])
             with open(store, "a") as fh:  # one line per point, flushed: a kill loses at most the current point

@@ -47,6 +47,7 @@ class InverseScheme(Scheme):
         self.calls = 0
 
     def transmit(self, images, channel, snr_db, *, generator=None):
+        self.check_size(*images.shape[-2:])  # before any work: the solve is the cost of this scheme
         observed = self.jscc.transmit(images, channel, snr_db, generator=generator).clamp(0, 1)
         # a fixed seed per call and image: the same evaluation reproduces itself
         seeds = [self.seed * 1_000_003 + self.calls * 4096 + i for i in range(images.shape[0])]
@@ -59,11 +60,13 @@ class InverseScheme(Scheme):
         return self.jscc.bcr(height, width)
 
     def check_size(self, height, width):
-        self.jscc.check_size(height, width)
+        """Only the prior's own size: it returns G at that size, so any other input could not be compared."""
         r = self.prior.img_resolution
-        if height != width or r % height:
-            raise ValueError(f"the prior makes {r}x{r} images; InverseJSCC needs square images whose side divides "
-                             f"{r} (got {height}x{width}): use --size {r}")
+        if (height, width) != (r, r):
+            raise ValueError(f"the prior makes {r}x{r} images and InverseJSCC sends back the prior's image, so it "
+                             f"takes only {r}x{r} inputs (got {height}x{width}): use --size {r}, or a prior of size "
+                             f"{height}")
+        self.jscc.check_size(height, width)
 
     def to(self, device):
         super().to(device)
