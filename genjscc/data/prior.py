@@ -21,9 +21,10 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from genjscc.models.stylegan2.sampling import DEFAULT_TRUNCATION, sample_images
+
 __all__ = ["PriorSamples", "prior_dataset", "DEFAULT_TRUNCATION", "TEST_SEED_OFFSET", "PRIOR_TEST_IMAGES"]
 
-DEFAULT_TRUNCATION = 0.7
 TEST_SEED_OFFSET = 2**40
 PRIOR_TEST_IMAGES = 256
 
@@ -47,11 +48,7 @@ class PriorSamples(Dataset):
         return self.count
 
     def _generate(self, indices) -> Tensor:
-        z = torch.stack([torch.randn(self.generator.z_dim, generator=torch.Generator().manual_seed(self.first_seed + i))
-                         for i in indices])
-        with torch.no_grad():
-            images = self.generator(z, truncation_psi=self.truncation, noise_mode="const")
-        return ((images + 1) / 2).clamp(0, 1)
+        return sample_images(self.generator, [self.first_seed + i for i in indices], self.truncation)
 
     def __getitem__(self, index: int) -> Tensor:
         if not 0 <= index < self.count:

@@ -10,20 +10,32 @@ Options (``--set key=value``): ``jscc`` (DeepJSCC zoo name or file, required), `
 ``space``, ``lr``, ``mse``, ``lpips``, ``lpips_net``, ``geocross``, ``optimize_noise``,
 ``first_block``, ``select``), ``seed`` and ``progress``.
 
+Consistency test (:mod:`.consistency`, ``consistency=true`` by default): per image, G is sent out
+only when the solver's objective is within what it is for images the prior can make (the
+``consistency_quantile`` of its value on ``consistency_samples`` prior samples sent at the same SNR,
+computed once and cached); otherwise x̂ goes out unchanged. ``consistency=false`` is the scheme
+without the test (every image replaced by G). The test costs no solver step: the solve runs once
+per batch, and the decision is a comparison of its objective.
+
 After each ``transmit`` the DeepJSCC output is kept in :attr:`stage_outputs`, so evaluation
-records DeepJSCC and InverseJSCC on the same images and channel draws (a paired comparison).
+records DeepJSCC and InverseJSCC on the same images and channel draws (a paired comparison);
+with the test, the untested inversion is kept there too (label ``...:unchecked``) and
+:attr:`reports` holds ``accepted`` ``[B]`` (1 where G was sent), whose mean is the fraction accepted.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
 
-from genjscc.inversion import ILOSettings, invert
+from genjscc.channel import Channel
+from genjscc.inversion import ILOSettings, InversionResult, invert
 from genjscc.models.stylegan2 import load_stylegan2
-from genjscc.schemes.base import Scheme, register_scheme
+from genjscc.models.stylegan2.sampling import DEFAULT_TRUNCATION
+from genjscc.schemes.base import Scheme, parse_flag, register_scheme
+from genjscc.schemes.consistency import ConsistencyTest, calibration_objectives, threshold, weights_hash
 from genjscc.schemes.deepjscc import DeepJSCCScheme, build_deepjscc
 from genjscc.zoo import resolve_model
 
@@ -40,10 +52,11 @@ class InverseScheme(Scheme):
     kind = "inverse"
 
     def __init__(self, jscc: DeepJSCCScheme, prior: torch.nn.Module, settings: ILOSettings, label: str,
-                 seed: int = 0, progress: bool = False):
+                 seed: int = 0, progress: bool = False, consistency: ConsistencyTest | None = ConsistencyTest()):
         super().__init__(label)
         self.jscc, self.prior = jscc, prior.eval().requires_grad_(False)
         self.settings, self.seed, self.progress = settings, seed, progress
+        self.consistency = consistency  # None: every image is replaced by the prior's (no test)
         self.calls = 0
 
     def transmit(self, images, channel, snr_db, *, generator=None):
@@ -52,9 +65,36 @@ class InverseScheme(Scheme):
         # a fixed seed per call and image: the same evaluation reproduces itself
         seeds = [self.seed * 1_000_003 + self.calls * 4096 + i for i in range(images.shape[0])]
         self.calls += 1
-        result = invert(self.prior, observed, self.settings, seeds=seeds, progress=self.progress)
+        result = self._invert(observed, seeds)
         self.stage_outputs = {self.jscc.label: ("deepjscc", observed)}
-        return result.images
+        if self.consistency is None:
+            return result.images
+        limits = self.thresholds(channel, snr_db, images.shape[0])
+        accepted = result.loss.to(limits.device) <= limits
+        self.stage_outputs[f"{self.label}:unchecked"] = (self.kind, result.images)  # the label of consistency=false
+        self.reports = {"accepted": accepted.float()}
+        return torch.where(accepted.view(-1, 1, 1, 1).to(observed.device), result.images.to(observed.device),
+                           observed)
+
+    def _invert(self, observed: torch.Tensor, seeds: list[int]) -> InversionResult:
+        return invert(self.prior, observed, self.settings, seeds=seeds, progress=self.progress)
+
+    def thresholds(self, channel: Channel, snr_db: float | torch.Tensor, n: int) -> torch.Tensor:
+        """τ ``[n]`` of the consistency test for each image's SNR (calibrated once per SNR, then cached)."""
+        snrs = torch.as_tensor(snr_db, dtype=torch.float64).flatten().cpu().expand(n) if torch.is_tensor(snr_db) \
+            else torch.full((n,), float(snr_db), dtype=torch.float64)
+        key = {"prior": weights_hash(self.prior), "jscc": weights_hash(self.jscc.model),
+               "settings": asdict(self.settings), "channel": channel.describe(), "solver_seed": self.seed}
+        limits = {snr: self._threshold(channel, snr, key) for snr in sorted(set(snrs.tolist()))}
+        return torch.tensor([limits[snr] for snr in snrs.tolist()], dtype=torch.float32)
+
+    def _threshold(self, channel: Channel, snr: float, key: dict) -> float:
+        def solve(images, snr_db, generator, seeds):
+            observed = self.jscc.transmit(images, channel, snr_db, generator=generator).clamp(0, 1)
+            return self._invert(observed, seeds).loss
+
+        objectives = calibration_objectives(self.prior, solve, self.consistency, {**key, "snr_db": snr})
+        return threshold(objectives, self.consistency.quantile)
 
     def bcr(self, height, width):
         return self.jscc.bcr(height, width)
@@ -99,8 +139,11 @@ def build_inverse(model: Path | None, *, jscc: str | None = None, prior: str = "
                   lr: float | None = None, mse: float | None = None, lpips: float | None = None,
                   lpips_net: str | None = None, geocross: float | None = None, optimize_noise: bool | None = None,
                   first_block: int | None = None, select: str | None = None, radii: str | None = None,
-                  seed: int = 0, progress: bool = False) -> Scheme:
-    """InverseJSCC from a DeepJSCC (``jscc``) and a StyleGAN2 prior (``prior``); solver settings as ILOSettings."""
+                  seed: int = 0, progress: bool = False, consistency: bool | str = True,
+                  consistency_quantile: float = 0.95, consistency_samples: int = 64,
+                  consistency_truncation: float = DEFAULT_TRUNCATION) -> Scheme:
+    """InverseJSCC from a DeepJSCC (``jscc``) and a StyleGAN2 prior (``prior``); solver settings as ILOSettings;
+    ``consistency`` (on by default) and its ``consistency_*`` settings as :class:`ConsistencyTest`."""
     if model is not None:
         raise ValueError("the inverse scheme has no weight file of its own: give --set jscc=MODEL --set prior=PRIOR")
     if not jscc:
@@ -109,10 +152,13 @@ def build_inverse(model: Path | None, *, jscc: str | None = None, prior: str = "
              "lpips_net": lpips_net, "geocross": geocross, "optimize_noise": optimize_noise,
              "first_block": first_block, "select": select, "radii": radii}
     settings = ilo_settings(**{k: v for k, v in given.items() if v is not None})
+    test = ConsistencyTest(quantile=float(consistency_quantile), samples=int(consistency_samples),
+                           truncation=float(consistency_truncation)) if parse_flag(consistency, "consistency") else None
     jscc_path, prior_path = resolve_model(jscc), _resolve_prior(prior)
     generator = load_stylegan2(prior_path)
-    label = f"inverse({jscc_path.stem}+{Path(prior_path).stem})"
-    return InverseScheme(build_deepjscc(jscc_path), generator, settings, label, seed=int(seed), progress=bool(progress))
+    label = f"inverse({jscc_path.stem}+{Path(prior_path).stem})" + ("" if test else ":unchecked")
+    return InverseScheme(build_deepjscc(jscc_path), generator, settings, label, seed=int(seed), progress=bool(progress),
+                         consistency=test)
 
 
 def _resolve_prior(prior: str) -> Path:
