@@ -11,11 +11,11 @@ Options (``--set key=value``): ``jscc`` (DeepJSCC zoo name or file, required), `
 ``first_block``, ``select``), ``seed`` and ``progress``.
 
 Consistency test (:mod:`.consistency`, ``consistency=true`` by default): per image, G is sent out
-only when the solver's objective is within what it is for images the prior can make (the
-``consistency_quantile`` of its value on ``consistency_samples`` prior samples sent at the same SNR,
-computed once and cached); otherwise x̂ goes out unchanged. ``consistency=false`` is the scheme
+only when it explains x̂ through the DeepJSCC about as well as images the prior can make do (the
+statistic is below the ``consistency_quantile`` of its value on ``consistency_samples`` prior
+samples sent at the same SNR, computed once and cached); otherwise x̂ goes out unchanged. ``consistency=false`` is the scheme
 without the test (every image replaced by G). The test costs no solver step: the solve runs once
-per batch, and the decision is a comparison of its objective.
+per batch, and the decision adds two noise-free DeepJSCC passes (of G and of x̂).
 
 After each ``transmit`` the DeepJSCC output is kept in :attr:`stage_outputs`, so evaluation
 records DeepJSCC and InverseJSCC on the same images and channel draws (a paired comparison);
@@ -35,7 +35,13 @@ from genjscc.inversion import ILOSettings, InversionResult, invert
 from genjscc.models.stylegan2 import load_stylegan2
 from genjscc.models.stylegan2.sampling import DEFAULT_TRUNCATION
 from genjscc.schemes.base import Scheme, parse_flag, register_scheme
-from genjscc.schemes.consistency import ConsistencyTest, calibration_objectives, threshold, weights_hash
+from genjscc.schemes.consistency import (
+    ConsistencyTest,
+    calibration_statistics,
+    reencoding_ratio,
+    threshold,
+    weights_hash,
+)
 from genjscc.schemes.deepjscc import DeepJSCCScheme, build_deepjscc
 from genjscc.zoo import resolve_model
 
@@ -70,7 +76,7 @@ class InverseScheme(Scheme):
         if self.consistency is None:
             return result.images
         limits = self.thresholds(channel, snr_db, images.shape[0])
-        accepted = result.loss.to(limits.device) <= limits
+        accepted = self.statistic(result.images, observed, snr_db).cpu() <= limits
         self.stage_outputs[f"{self.label}:unchecked"] = (self.kind, result.images)  # the label of consistency=false
         self.reports = {"accepted": accepted.float()}
         return torch.where(accepted.view(-1, 1, 1, 1).to(observed.device), result.images.to(observed.device),
@@ -78,6 +84,17 @@ class InverseScheme(Scheme):
 
     def _invert(self, observed: torch.Tensor, seeds: list[int]) -> InversionResult:
         return invert(self.prior, observed, self.settings, seeds=seeds, progress=self.progress)
+
+    def statistic(self, candidates: torch.Tensor, observed: torch.Tensor, snr_db: float | torch.Tensor) -> torch.Tensor:
+        """The consistency statistic ``R [N]`` of candidates G for DeepJSCC outputs x̂ (:func:`reencoding_ratio`),
+        the DeepJSCC run without channel noise at the SNR it was sent at."""
+        model = self.jscc.model
+
+        def reencode(images: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():
+                return model.decode(*model.encode(images, snr_db), snr_db).clamp(0, 1)
+
+        return reencoding_ratio(reencode, candidates, observed)
 
     def thresholds(self, channel: Channel, snr_db: float | torch.Tensor, n: int) -> torch.Tensor:
         """τ ``[n]`` of the consistency test for each image's SNR (calibrated once per SNR, then cached)."""
@@ -89,12 +106,12 @@ class InverseScheme(Scheme):
         return torch.tensor([limits[snr] for snr in snrs.tolist()], dtype=torch.float32)
 
     def _threshold(self, channel: Channel, snr: float, key: dict) -> float:
-        def solve(images, snr_db, generator, seeds):
+        def statistic(images, snr_db, generator, seeds):
             observed = self.jscc.transmit(images, channel, snr_db, generator=generator).clamp(0, 1)
-            return self._invert(observed, seeds).loss
+            return self.statistic(self._invert(observed, seeds).images, observed, snr_db)
 
-        objectives = calibration_objectives(self.prior, solve, self.consistency, {**key, "snr_db": snr})
-        return threshold(objectives, self.consistency.quantile)
+        values = calibration_statistics(self.prior, statistic, self.consistency, {**key, "snr_db": snr})
+        return threshold(values, self.consistency.quantile)
 
     def bcr(self, height, width):
         return self.jscc.bcr(height, width)
@@ -140,7 +157,7 @@ def build_inverse(model: Path | None, *, jscc: str | None = None, prior: str = "
                   lpips_net: str | None = None, geocross: float | None = None, optimize_noise: bool | None = None,
                   first_block: int | None = None, select: str | None = None, radii: str | None = None,
                   seed: int = 0, progress: bool = False, consistency: bool | str = True,
-                  consistency_quantile: float = 0.95, consistency_samples: int = 64,
+                  consistency_quantile: float = 0.9, consistency_samples: int = 64,
                   consistency_truncation: float = DEFAULT_TRUNCATION) -> Scheme:
     """InverseJSCC from a DeepJSCC (``jscc``) and a StyleGAN2 prior (``prior``); solver settings as ILOSettings;
     ``consistency`` (on by default) and its ``consistency_*`` settings as :class:`ConsistencyTest`."""
