@@ -142,10 +142,10 @@ def evaluate(
                 with torch.no_grad():
                     for m in names:
                         values.setdefault(key, {}).setdefault(m, []).append(PER_IMAGE_METRICS[m](out, batch).float().cpu())
-            for name, figures in getattr(scheme, "reports", {}).items():  # e.g. the fraction InverseJSCC accepted
-                reported.setdefault(name, []).append(figures.float().cpu())
                 if set_names:
                     features.setdefault(key, []).append(inception_features(out))
+            for name, figures in getattr(scheme, "reports", {}).items():  # e.g. the fraction InverseJSCC accepted
+                reported.setdefault(name, []).append(figures.float().cpu())
             if progress is not None:
                 progress(snr, start + batch.shape[0], images.shape[0])
         for key in values or features:
