@@ -1,6 +1,7 @@
 """Markdown tables from the JSON files of ``benchmarks/scheme_comparison.py`` (the README's tables).
 
-Rows: PSNR, MS-SSIM, LPIPS-alex (mean ± 95 % t-interval), KID with its half-subset range; when
+Rows: PSNR, MS-SSIM, LPIPS-alex (mean ± 95 % t-interval), KID with its half-subset range, and the
+fraction of images a scheme's consistency test accepted (InverseJSCC); when
 two models of a file share the SNR and the images, paired differences (first model minus the
 reference ``--against``) with their 95 % intervals.
 
@@ -21,13 +22,14 @@ from genjscc.evaluate import mean_ci95
 def table(path: Path, against: str | None) -> str:
     doc = json.loads(path.read_text())
     lines = [f"{doc['data']}, {doc['n']} images, {doc['channel']}; `{doc['command']}`", "",
-             "| model | SNR (dB) | PSNR (dB) | MS-SSIM | LPIPS-alex | KID [2.5 %, 97.5 % of half subsets] |",
-             "|---|---|---|---|---|---|"]
+             "| model | SNR (dB) | PSNR (dB) | MS-SSIM | LPIPS-alex | KID [2.5 %, 97.5 % of half subsets] | accepted |",
+             "|---|---|---|---|---|---|---|"]
     rows = doc["rows"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['snr_db']:g} | {r['psnr']:.2f} ± {r['psnr_ci95']:.2f} | "
                      f"{r['ms-ssim']:.3f} ± {r['ms-ssim_ci95']:.3f} | {r['lpips-alex']:.3f} ± {r['lpips-alex_ci95']:.3f} | "
-                     + (f"{r['kid']:.4f} [{r['kid_low']:.4f}, {r['kid_high']:.4f}] |" if r["kid"] == r["kid"] else "– |"))
+                     + (f"{r['kid']:.4f} [{r['kid_low']:.4f}, {r['kid_high']:.4f}] |" if r["kid"] == r["kid"] else "– |")
+                     + (f" {r['accepted']:.2f} |" if "accepted" in r else " – |"))
     paired = []
     for r in rows:
         ref = next((x for x in rows if x["model"] == against and x["snr_db"] == r["snr_db"]), None)

@@ -85,6 +85,11 @@ def main() -> None:
         scheme = build_scheme(spec, **options)
         for snr in snrs:
             outputs: dict[tuple[str, str], list[torch.Tensor]] = {}
+            reports: dict[str, list[torch.Tensor]] = {}
+            started = time.time()
+            if getattr(scheme, "consistency", None) is not None:  # InverseJSCC's test: calibrated (or read) first
+                scheme.thresholds(channel, snr, 1)
+            calibration_seconds = time.time() - started
             started = time.time()
             for i in range(0, n, args.batch_size):
                 batch = images[i : i + args.batch_size]
@@ -92,6 +97,8 @@ def main() -> None:
                 outputs.setdefault((scheme.kind, scheme.label), []).append(send(scheme, batch, channel, snr, generator=g))
                 for label, (kind, out) in scheme.stage_outputs.items():
                     outputs.setdefault((kind, label), []).append(out.clamp(0, 1))
+                for name, figures in scheme.reports.items():
+                    reports.setdefault(name, []).append(figures.float())
             seconds = time.time() - started
             per_image = {}
             for (kind, label), parts in outputs.items():
@@ -101,6 +108,11 @@ def main() -> None:
                 per_image[(kind, label)] = values
                 row = {"scheme": kind, "model": label, "snr_db": snr, "seconds": round(seconds, 1),
                        "kid": kid[0], "kid_low": kid[1], "kid_high": kid[2]}
+                if (kind, label) == (scheme.kind, scheme.label):
+                    row["calibration_seconds"] = round(calibration_seconds, 1)
+                    for name, parts in reports.items():  # e.g. the fraction of images InverseJSCC accepted
+                        row[name] = torch.cat(parts).mean().item()
+                        row[name + "_per_image"] = torch.cat(parts).tolist()
                 for m, v in values.items():
                     row[m], row[m + "_ci95"] = mean_ci95(v)
                     row[m + "_per_image"] = [round(float(x), 5) for x in v]  # for paired comparisons across runs
@@ -112,12 +124,13 @@ def main() -> None:
                     diff_row[f"delta_{m}_vs_{key[1]}"] = mean_ci95(per_image[keys[0]][m] - per_image[key][m])
             print(json.dumps(results["rows"][-len(keys):], indent=None), flush=True)
     print()
-    print("| scheme | model | SNR | PSNR (dB) | MS-SSIM | LPIPS-alex | KID [2.5 %, 97.5 %] | s |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| scheme | model | SNR | PSNR (dB) | MS-SSIM | LPIPS-alex | KID [2.5 %, 97.5 %] | accepted | s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results["rows"]:
+        accepted = f"{r['accepted']:.2f}" if "accepted" in r else "–"
         print(f"| {r['scheme']} | {r['model']} | {r['snr_db']:g} | {r['psnr']:.2f} ± {r['psnr_ci95']:.2f} | "
               f"{r['ms-ssim']:.3f} ± {r['ms-ssim_ci95']:.3f} | {r['lpips-alex']:.3f} ± {r['lpips-alex_ci95']:.3f} | "
-              f"{r['kid']:.4f} [{r['kid_low']:.4f}, {r['kid_high']:.4f}] | {r['seconds']} |")
+              f"{r['kid']:.4f} [{r['kid_low']:.4f}, {r['kid_high']:.4f}] | {accepted} | {r['seconds']} |")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2))

@@ -144,6 +144,7 @@ def evaluate(
         # the scheme's output, then its stage outputs (same images, same channel draws: paired)
         values: dict[tuple[str, str], dict[str, list[Tensor]]] = {}
         features: dict[tuple[str, str], list[Tensor]] = {}
+        reported: dict[str, list[Tensor]] = {}
         for start in range(0, images.shape[0], batch_size):
             batch = images[start : start + batch_size].to(scheme.device)
             g = torch.Generator(device=scheme.device).manual_seed(_noise_seed(seed, snr, start))
@@ -157,11 +158,16 @@ def evaluate(
                         values.setdefault(key, {}).setdefault(m, []).append(PER_IMAGE_METRICS[m](out, batch).float().cpu())
                 if set_names:
                     features.setdefault(key, []).append(inception_features(out))
+            for name, figures in getattr(scheme, "reports", {}).items():  # e.g. the fraction InverseJSCC accepted
+                reported.setdefault(name, []).append(figures.float().cpu())
             if progress is not None:
                 progress(snr, start + batch.shape[0], images.shape[0])
         for key in values or features:
             for m in names:
                 records.append(record(key, snr, m, *mean_ci95(torch.cat(values[key][m]))))
+            if key == (scheme.kind, scheme.label):
+                for name, parts in reported.items():
+                    records.append(record(key, snr, name, *mean_ci95(torch.cat(parts))))
             if set_names:
                 stats = FeatureStats.from_features(torch.cat(features[key]).numpy())
                 for m, value in set_metric_values(set_names, reference, stats).items():

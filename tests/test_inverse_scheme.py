@@ -66,8 +66,8 @@ def test_inverse_scheme_sends_and_keeps_the_deepjscc_output(tiny_model, tiny_pri
     with torch.inference_mode():  # evaluation calls schemes in inference mode: the solver must still run
         out = scheme.transmit(images, AWGN(), 5.0, generator=torch.Generator().manual_seed(0))
     assert out.shape == images.shape and 0 <= out.min() and out.max() <= 1
-    (label, (kind, observed)), = scheme.stage_outputs.items()
-    assert kind == "deepjscc" and label == tiny_model.stem
+    kind, observed = scheme.stage_outputs[tiny_model.stem]
+    assert kind == "deepjscc"
     reference = build_scheme(str(tiny_model)).transmit(images, AWGN(), 5.0, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(observed, reference.clamp(0, 1))  # the same channel draw as DeepJSCC alone
     assert str(scheme.bcr(16, 16)) == "1/48"
@@ -83,8 +83,40 @@ def test_inverse_scheme_errors_are_clear(tiny_model, tiny_prior):
     with pytest.raises(ValueError, match="unknown-option|has no option"):
         build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), unknown_option=1)
     scheme = build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), **FAST)
-    with pytest.raises(ValueError, match="side divides 16"):
+    with pytest.raises(ValueError, match="takes only 16x16 inputs .got 24x24.: use --size 16"):
         scheme.check_size(24, 24)
+
+
+def test_a_size_other_than_the_priors_is_refused_before_the_solve(tiny_model, tiny_prior, tmp_path, monkeypatch):
+    """8x8 divides the prior's 16x16 and the DeepJSCC's factor 8: it used to run the whole solve and fail after."""
+    import genjscc.schemes.inverse as inverse_module
+    from genjscc.cli import app
+    from genjscc.evaluate import run_sweep
+    from genjscc.images import save_image
+
+    def no_solve(*args, **kwargs):
+        raise AssertionError("the solver ran for an image size the prior cannot make")
+
+    monkeypatch.setattr(inverse_module, "invert", no_solve)
+    scheme = build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), **FAST)
+    with pytest.raises(ValueError, match="takes only 16x16 inputs"):
+        scheme.transmit(torch.rand(2, 3, 8, 8), AWGN(), 0.0)
+    options = ["--set", f"jscc={tiny_model}", "--set", f"prior={tiny_prior}", "--set", "steps=3", "--set", "lpips=0"]
+    result = CliRunner().invoke(app, ["evaluate", "inverse", *options, "--size", "8", "--limit", "2", "--snr", "0",
+                                      "--metrics", "psnr"])
+    assert result.exit_code == 2 and "use --size 16" in result.output and "Traceback" not in result.output
+    small = tmp_path / "small.png"
+    save_image(torch.rand(3, 8, 8), small)
+    result = CliRunner().invoke(app, ["transmit", "inverse", str(small), "-o", str(tmp_path / "out.png"), *options])
+    assert result.exit_code == 2 and "resize the image to 16x16" in result.output  # transmit has no --size
+    assert not (tmp_path / "out.png").exists()
+    store = tmp_path / "sweep.jsonl"
+    config = {"schemes": [str(tiny_model), {"spec": "inverse", "options": {"jscc": str(tiny_model),
+                                                                            "prior": str(tiny_prior), **FAST}}],
+              "snr": [0], "size": 8, "limit": 2, "metrics": ["psnr"]}
+    with pytest.raises(ValueError, match="takes only 16x16 inputs"):
+        run_sweep(config, store)
+    assert not store.exists() or store.read_text() == ""  # not even the DeepJSCC point ran first
 
 
 def test_cli_evaluate_records_both_outputs_paired(tiny_model, tiny_prior):

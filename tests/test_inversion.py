@@ -69,7 +69,7 @@ def box_blur(images: torch.Tensor, k: int = 3) -> torch.Tensor:
 def test_solver_lowers_its_objective():
     G = tiny_generator()
     result = invert(G, sample(G, 2), ILOSettings(steps=(40,), **FAST))
-    assert len(result.history) == 40
+    assert len(result.history) == 41  # the start and the iterate after each of the 40 updates
     assert result.history[-1] < 0.3 * result.history[0]
     assert result.images.shape == (2, 3, 16, 16) and result.ws.shape == (2, G.num_ws, G.w_dim)
     assert 0 <= result.images.min() and result.images.max() <= 1
@@ -226,3 +226,36 @@ def test_area_forward_for_a_smaller_observation():
     assert result.images.shape == (2, 3, 16, 16)
     # the generator's range pins the full-resolution image down from its 8x8 view
     assert (psnr(result.images, target) > 25).all()
+
+
+def test_every_requested_step_updates_and_is_evaluated(monkeypatch):
+    """N steps make N Adam updates at a positive learning rate, and the last update's iterate can be returned.
+
+    The old loop gave step 0 the learning rate 0 and scored each iterate before its update, so
+    ``steps=1`` and ``steps=2`` both returned G(w_avg) exactly.
+    """
+    G = tiny_generator()
+    target = sample(G, 2)
+    rates: list[float] = []
+    original_step = torch.optim.Adam.step
+
+    def counting_step(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"])
+        return original_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", counting_step)
+    start = invert(G, target, ILOSettings(steps=(1,), lr=1e-12, **FAST))  # practically the start point
+    one = invert(G, target, ILOSettings(steps=(1,), **FAST))
+    assert len(rates) == 2 and all(rate > 0 for rate in rates)
+    assert not torch.allclose(one.ws, G.mapping.w_avg.expand_as(one.ws))  # the latents moved
+    assert (one.mse < start.mse).all()  # and the moved iterate is what came back
+    rates.clear()
+    two = invert(G, target, ILOSettings(steps=(2,), **FAST))
+    assert len(rates) == 2 and all(rate > 0 for rate in rates)
+    assert not torch.allclose(two.images, one.images)
+    assert len(two.history) == 3  # the start and the iterate after each update
+    # rounds: every step of every round updates (the feature round starts where round 0 ended)
+    rates.clear()
+    rounds = invert(G, target, ILOSettings(steps=(3, 2), latent="w+", **FAST))
+    assert len(rates) == 5 and all(rate > 0 for rate in rates)
+    assert len(rounds.history) == 6

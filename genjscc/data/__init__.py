@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -44,6 +43,7 @@ from genjscc.data.photos import PHOTO_SPLIT, Split, grid_crops, photo_images, ph
 from genjscc.data.sampling import StreamSampler
 from genjscc.data.transforms import centre_square
 from genjscc.atomic import atomic_path
+from genjscc.cache import cache_dir
 from genjscc.images import DataError, load_image, save_image
 
 __all__ = [
@@ -176,12 +176,8 @@ MEAN_IMAGE_CACHE_VERSION = "1"
 
 
 def _cache_dir() -> Path:
-    """``$GENJSCC_CACHE``, else ``$XDG_CACHE_HOME/genjscc``, else ``~/.cache/genjscc``."""
-    if os.environ.get("GENJSCC_CACHE"):
-        return Path(os.environ["GENJSCC_CACHE"])
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]) / "genjscc"
-    return Path.home() / ".cache" / "genjscc"
+    """:func:`genjscc.cache.cache_dir` (``$GENJSCC_CACHE`` first)."""
+    return cache_dir()
 
 
 def _path_fingerprint(path: Path) -> list:

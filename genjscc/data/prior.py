@@ -23,10 +23,11 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from genjscc.models.stylegan2.sampling import DEFAULT_TRUNCATION, sample_images
+
 __all__ = ["PriorSamples", "prior_dataset", "parse_prior_spec", "DEFAULT_TRUNCATION", "TEST_SEED_OFFSET",
            "PRIOR_TEST_IMAGES"]
 
-DEFAULT_TRUNCATION = 0.7
 TEST_SEED_OFFSET = 2**40
 PRIOR_TEST_IMAGES = 256
 
@@ -54,12 +55,7 @@ class PriorSamples(Dataset):
 
     def _generate(self, indices) -> tuple[Tensor, Tensor]:
         """Images ``[N, 3, R, R]`` in [0, 1] and their truncated latents ``[N, w_dim]``."""
-        z = torch.stack([torch.randn(self.generator.z_dim, generator=torch.Generator().manual_seed(self.first_seed + i))
-                         for i in indices])
-        with torch.no_grad():
-            ws = self.generator.mapping(z, truncation_psi=self.truncation)
-            images = self.generator.synthesis(ws, noise_mode="const")
-        return ((images + 1) / 2).clamp(0, 1), ws[:, 0]
+        return sample_images(self.generator, [self.first_seed + i for i in indices], self.truncation, return_latents=True)
 
     def _items(self, images: Tensor, ws: Tensor) -> list:
         return list(zip(images, ws)) if self.with_latents else list(images)

@@ -22,13 +22,15 @@ the feature map entering block b a variable (the latent and noises stay variable
 before b are not run again). The skip RGB image entering b is kept fixed: the low-resolution
 image is what the earlier blocks drew, and only the features may move. Each round has a fresh
 Adam and the learning rate ``lr * min(1, t / rampup) * (0.5 - 0.5 cos(pi min(1, (1 - t) / rampdown)))``
-for the fraction t of the round done (the StyleGAN projector schedule).
+at the middle ``t = (i + 1/2) / steps`` of step i (the StyleGAN projector schedule, taken mid-step
+so that every step has a positive rate: at ``t = i / steps`` step 0 would not move).
 
 Projections after every step: z rows to their sphere, noise maps to zero mean and unit
 variance; with ``radii``, the deviation of the latent and the feature map from their values at
 the start of the round onto the l1 ball of that round's radius (per image; before the sphere,
-so for proxy latents the ball holds up to the final rescaling). The best iterate per image
-(MSE to the observation, or the whole objective) over all steps and rounds is returned.
+so for proxy latents the ball holds up to the final rescaling). Every iterate is scored: the
+start, and the result of each of the ``sum(steps)`` updates (the last one by a forward pass
+after the loop); the best per image (MSE to the observation, or the whole objective) is returned.
 
 ==================  ==============================================  ====================
 setting             paper scale (256²/1024² official generators)    this project (64²)
@@ -137,7 +139,7 @@ class InversionResult:
     ws: Tensor              # [N, num_ws, w_dim] of the best iterate
     loss: Tensor            # [N] objective of the returned iterate
     mse: Tensor             # [N] MSE of A(G) to the observation, returned iterate
-    history: list[float]    # mean objective per step
+    history: list[float]    # mean objective of the start, then of the iterate after each update (1 + sum(steps))
     latents: Tensor | None = None  # [N, 1 | num_ws, w_dim] the optimised variable (z or w) of the best iterate
     noises: list[Tensor] | None = field(default=None)  # per layer [N, 1, r, r] of the best iterate (optimize_noise)
 
@@ -254,6 +256,17 @@ def _solve(G: nn.Module, observation: Tensor, s: ILOSettings, forward, seeds, pr
     best = BestIterate(n, device)
     history: list[float] = []
     start, x, img = 0, None, None
+
+    def score() -> Tensor:
+        """Objective [N] of the current iterate; kept as the best where it improves, and in the history."""
+        ws = to_ws(latent)
+        raw = G.synthesis(ws, noise_mode=noise_mode, noises=noises, start=start, x=x, img=img)
+        loss, mse = _objective((raw + 1) / 2, y, A, s, lpips, latent)
+        best.update(loss if s.select == "loss" else mse, raw=raw, ws=ws, loss=loss, mse=mse, latent=latent,
+                    noises=noises)
+        history.append(loss.detach().mean().item())
+        return loss
+
     with progress_reporter(progress, sum(s.steps)) as report:
         for r, steps in enumerate(s.steps):
             if r > 0:  # the features entering the next block become a variable
@@ -267,13 +280,8 @@ def _solve(G: nn.Module, observation: Tensor, s: ILOSettings, forward, seeds, pr
             optimizer = torch.optim.Adam(variables, lr=s.lr)
             for i in range(steps):
                 for group in optimizer.param_groups:
-                    group["lr"] = learning_rate(s, i / steps)
-                ws = to_ws(latent)
-                raw = G.synthesis(ws, noise_mode=noise_mode, noises=noises, start=start, x=x, img=img)
-                loss, mse = _objective((raw + 1) / 2, y, A, s, lpips, latent)
-                best.update(loss if s.select == "loss" else mse, raw=raw, ws=ws, loss=loss, mse=mse, latent=latent,
-                            noises=noises)
-                history.append(loss.detach().mean().item())
+                    group["lr"] = learning_rate(s, (i + 0.5) / steps)  # mid-step: positive for every step
+                loss = score()  # the start, or the iterate of the previous update (of this round or the last)
                 optimizer.zero_grad(set_to_none=True)
                 loss.sum().backward()
                 optimizer.step()
@@ -286,6 +294,8 @@ def _solve(G: nn.Module, observation: Tensor, s: ILOSettings, forward, seeds, pr
                     for noise in noises or []:
                         noise.copy_(normalize_noise(noise))
                 report(history[-1], r)
+        with torch.no_grad():
+            score()  # the iterate of the last update
     if best["raw"] is None:
         raise RuntimeError("the ILO objective was NaN at every step: check the observation and the generator")
     return InversionResult(images=((best["raw"] + 1) / 2).clamp(0, 1), ws=best["ws"], loss=best["loss"],

@@ -54,6 +54,9 @@ class Scheme(ABC):
         # intermediate reconstructions of the latest transmit, {label: (kind, images [B, 3, H, W] in [0, 1])}:
         # evaluation scores them on the same images and channel draws (e.g. InverseJSCC's DeepJSCC output)
         self.stage_outputs: dict[str, tuple[str, Tensor]] = {}
+        # per-image figures of the latest transmit, {name: [B]} (e.g. InverseJSCC's "accepted", 0 or 1):
+        # evaluation records their mean over the images beside the metrics of the scheme's output
+        self.reports: dict[str, Tensor] = {}
 
     @abstractmethod
     def transmit(

@@ -10,21 +10,39 @@ Options (``--set key=value``): ``jscc`` (DeepJSCC zoo name or file, required), `
 ``space``, ``lr``, ``mse``, ``lpips``, ``lpips_net``, ``geocross``, ``optimize_noise``,
 ``first_block``, ``select``), ``seed`` and ``progress``.
 
+Consistency test (:mod:`.consistency`, ``consistency=true`` by default): per image, G is sent out
+only when it explains x̂ through the DeepJSCC about as well as images the prior can make do (the
+statistic is below the ``consistency_quantile`` of its value on ``consistency_samples`` prior
+samples sent at the same SNR, computed once and cached); otherwise x̂ goes out unchanged. ``consistency=false`` is the scheme
+without the test (every image replaced by G). The test costs no solver step: the solve runs once
+per batch, and the decision adds two noise-free DeepJSCC passes (of G and of x̂).
+
 After each ``transmit`` the DeepJSCC output is kept in :attr:`stage_outputs`, so evaluation
-records DeepJSCC and InverseJSCC on the same images and channel draws (a paired comparison).
+records DeepJSCC and InverseJSCC on the same images and channel draws (a paired comparison);
+with the test, the untested inversion is kept there too (label ``...:unchecked``) and
+:attr:`reports` holds ``accepted`` ``[B]`` (1 where G was sent), whose mean is the fraction accepted.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from genjscc.inversion import ILOSettings, invert
+from genjscc.channel import Channel
+from genjscc.inversion import ILOSettings, InversionResult, invert
 from genjscc.models.stylegan2 import load_stylegan2
-from genjscc.schemes.base import Scheme, register_scheme
+from genjscc.models.stylegan2.sampling import DEFAULT_TRUNCATION
+from genjscc.schemes.base import Scheme, parse_flag, register_scheme
+from genjscc.schemes.consistency import (
+    ConsistencyTest,
+    calibration_statistics,
+    reencoding_ratio,
+    threshold,
+    weights_hash,
+)
 from genjscc.schemes.deepjscc import DeepJSCCScheme, build_deepjscc
 from genjscc.zoo import resolve_model
 
@@ -43,20 +61,61 @@ class InverseScheme(Scheme):
     kind = "inverse"
 
     def __init__(self, jscc: DeepJSCCScheme, prior: torch.nn.Module, settings: ILOSettings, label: str,
-                 seed: int = 0, progress: bool | Callable[[int, int], None] = False):
+                 seed: int = 0, progress: bool | Callable[[int, int], None] = False,
+                 consistency: ConsistencyTest | None = ConsistencyTest()):
         super().__init__(label)
         self.jscc, self.prior = jscc, prior.eval().requires_grad_(False)
         self.settings, self.seed, self.progress = settings, seed, progress
+        self.consistency = consistency  # None: every image is replaced by the prior's (no test)
         self.calls = 0
 
     def transmit(self, images, channel, snr_db, *, generator=None):
+        self.check_size(*images.shape[-2:])  # before any work: the solve is the cost of this scheme
         observed = self.jscc.transmit(images, channel, snr_db, generator=generator).clamp(0, 1)
         # a fixed seed per call and image: the same evaluation reproduces itself
         seeds = [self.seed * 1_000_003 + self.calls * 4096 + i for i in range(images.shape[0])]
         self.calls += 1
-        result = invert(self.prior, observed, self.settings, seeds=seeds, progress=self.progress)
+        result = self._invert(observed, seeds)
         self.stage_outputs = {self.jscc.label: ("deepjscc", observed)}
-        return result.images
+        if self.consistency is None:
+            return result.images
+        limits = self.thresholds(channel, snr_db, images.shape[0])
+        accepted = self.statistic(result.images, observed, snr_db).cpu() <= limits
+        self.stage_outputs[f"{self.label}:unchecked"] = (self.kind, result.images)  # the label of consistency=false
+        self.reports = {"accepted": accepted.float()}
+        return torch.where(accepted.view(-1, 1, 1, 1).to(observed.device), result.images.to(observed.device),
+                           observed)
+
+    def _invert(self, observed: torch.Tensor, seeds: list[int]) -> InversionResult:
+        return invert(self.prior, observed, self.settings, seeds=seeds, progress=self.progress)
+
+    def statistic(self, candidates: torch.Tensor, observed: torch.Tensor, snr_db: float | torch.Tensor) -> torch.Tensor:
+        """The consistency statistic ``R [N]`` of candidates G for DeepJSCC outputs x̂ (:func:`reencoding_ratio`),
+        the DeepJSCC run without channel noise at the SNR it was sent at."""
+        model = self.jscc.model
+
+        def reencode(images: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():
+                return model.decode(*model.encode(images, snr_db), snr_db).clamp(0, 1)
+
+        return reencoding_ratio(reencode, candidates, observed)
+
+    def thresholds(self, channel: Channel, snr_db: float | torch.Tensor, n: int) -> torch.Tensor:
+        """τ ``[n]`` of the consistency test for each image's SNR (calibrated once per SNR, then cached)."""
+        snrs = torch.as_tensor(snr_db, dtype=torch.float64).flatten().cpu().expand(n) if torch.is_tensor(snr_db) \
+            else torch.full((n,), float(snr_db), dtype=torch.float64)
+        key = {"prior": weights_hash(self.prior), "jscc": weights_hash(self.jscc.model),
+               "settings": asdict(self.settings), "channel": channel.describe(), "solver_seed": self.seed}
+        limits = {snr: self._threshold(channel, snr, key) for snr in sorted(set(snrs.tolist()))}
+        return torch.tensor([limits[snr] for snr in snrs.tolist()], dtype=torch.float32)
+
+    def _threshold(self, channel: Channel, snr: float, key: dict) -> float:
+        def statistic(images, snr_db, generator, seeds):
+            observed = self.jscc.transmit(images, channel, snr_db, generator=generator).clamp(0, 1)
+            return self.statistic(self._invert(observed, seeds).images, observed, snr_db)
+
+        values = calibration_statistics(self.prior, statistic, self.consistency, {**key, "snr_db": snr})
+        return threshold(values, self.consistency.quantile)
 
     def bcr(self, height, width):
         return self.jscc.bcr(height, width)
@@ -65,11 +124,13 @@ class InverseScheme(Scheme):
         return self.jscc.weight_files, {}
 
     def check_size(self, height, width):
-        self.jscc.check_size(height, width)
+        """Only the prior's own size: it returns G at that size, so any other input could not be compared."""
         r = self.prior.img_resolution
-        if height != width or r % height:
-            raise ValueError(f"the prior makes {r}x{r} images; InverseJSCC needs square images whose side divides "
-                             f"{r} (got {height}x{width}): use --size {r}")
+        if (height, width) != (r, r):
+            raise ValueError(f"the prior makes {r}x{r} images and InverseJSCC sends back the prior's image, so it "
+                             f"takes only {r}x{r} inputs (got {height}x{width}): use --size {r}, or a prior of size "
+                             f"{height}")
+        self.jscc.check_size(height, width)
 
     def to(self, device):
         super().to(device)
@@ -106,8 +167,11 @@ def build_inverse(model: Path | None, *, jscc: str | None = None, prior: str = "
                   lr: float | None = None, mse: float | None = None, lpips: float | None = None,
                   lpips_net: str | None = None, geocross: float | None = None, optimize_noise: bool | None = None,
                   first_block: int | None = None, select: str | None = None, radii: str | None = None,
-                  seed: int = 0, progress: bool = False) -> Scheme:
-    """InverseJSCC from a DeepJSCC (``jscc``) and a StyleGAN2 prior (``prior``); solver settings as ILOSettings."""
+                  seed: int = 0, progress: bool = False, consistency: bool | str = True,
+                  consistency_quantile: float = 0.9, consistency_samples: int = 64,
+                  consistency_truncation: float = DEFAULT_TRUNCATION) -> Scheme:
+    """InverseJSCC from a DeepJSCC (``jscc``) and a StyleGAN2 prior (``prior``); solver settings as ILOSettings;
+    ``consistency`` (on by default) and its ``consistency_*`` settings as :class:`ConsistencyTest`."""
     if model is not None:
         raise ValueError("the inverse scheme has no weight file of its own: give --set jscc=MODEL --set prior=PRIOR")
     if not jscc:
@@ -116,11 +180,14 @@ def build_inverse(model: Path | None, *, jscc: str | None = None, prior: str = "
              "lpips_net": lpips_net, "geocross": geocross, "optimize_noise": optimize_noise,
              "first_block": first_block, "select": select, "radii": radii}
     settings = ilo_settings(**{k: v for k, v in given.items() if v is not None})
+    test = ConsistencyTest(quantile=float(consistency_quantile), samples=int(consistency_samples),
+                           truncation=float(consistency_truncation)) if parse_flag(consistency, "consistency") else None
     jscc_path, prior_path = resolve_model(jscc), _resolve_prior(prior)
     generator = load_stylegan2(prior_path)
     jscc_scheme = build_deepjscc(jscc_path)
-    label = f"inverse({jscc_scheme.label}+{Path(prior_path).stem})"
-    scheme = InverseScheme(jscc_scheme, generator, settings, label, seed=int(seed), progress=bool(progress))
+    label = f"inverse({jscc_scheme.label}+{Path(prior_path).stem})" + ("" if test else ":unchecked")
+    scheme = InverseScheme(jscc_scheme, generator, settings, label, seed=int(seed), progress=bool(progress),
+                           consistency=test)
     scheme.weight_files = (*jscc_scheme.weight_files, Path(prior_path))
     return scheme
 

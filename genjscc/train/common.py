@@ -357,8 +357,8 @@ def _record_session(run_dir: Path, session: dict) -> list[dict]:
     record = Path(run_dir) / "run.json"
     data = json.loads(record.read_text()) if record.exists() else {}
     sessions = data.setdefault("sessions", [])
-    if sessions and sessions[-1].get("status") == "running" and sessions[-1].get("started") == session["started"]:
-        sessions.pop()  # this session's own start entry
+    if sessions and sessions[-1].get("status") == "running" and sessions[-1].get("id") == session["id"]:
+        sessions.pop()  # this session's own start entry (two sessions may start within one second)
     for earlier in sessions:
         if earlier.get("status") == "running":
             earlier["status"] = ("killed (ended without a record, e.g. kill -9: its iterations since the last "
@@ -479,7 +479,7 @@ def run_training(job: TrainingJob, out: Path, options: TrainerOptions, *, resume
         job.prepare(module, args, out)
     started = time.time()
     session = {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)), "command": command,
-               "from_iteration": start}
+               "from_iteration": start, "id": f"{os.getpid()}-{time.time_ns()}"}
     if trainer.global_rank == 0:  # recorded now, so a session killed with -9 still shows (status "running")
         _record_session(out, {**session, "status": "running"})
     with _checkpoint_on_signals(control):
