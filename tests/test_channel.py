@@ -153,7 +153,7 @@ def test_build_channel_names():
     assert isinstance(build_channel("awgn"), AWGN)
     assert build_channel("rayleigh", csi="zf").csi == "zf"
     with pytest.raises(ValueError, match="awgn"):
-        build_channel("rician")
+        build_channel("ricean")
 
 
 def test_noise_variance_formula():

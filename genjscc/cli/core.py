@@ -13,6 +13,10 @@ from genjscc.cli.checks import check_at_least, check_device, check_output
 from genjscc.cli.options import CONFIG_HELP, SET_HELP, scheme_options
 
 SNR_HELP = "SNR in dB (complex AWGN: noise variance P/10^(SNR/10) per symbol)"
+CHANNEL_HELP = (
+    "channel spec [STAGE[:k=v,..]+]NAME[:k=v,..]: awgn | rayleigh | fast-rayleigh | rician | ofdm-tdl-a..e | "
+    "ofdm-cdl-a..e; stages clip, phase-noise; e.g. ofdm-tdl-c:estimator=ls,speed=30 (README 'OFDM')"
+)
 
 
 def parse_snr_list(text: str) -> list[float]:
@@ -59,7 +63,7 @@ def transmit(
     image: Path = typer.Argument(..., help="input image (any format Pillow reads)"),
     output: Path = typer.Option(..., "-o", "--output", help="where to write the reconstruction"),
     snr: float = typer.Option(0.0, help=SNR_HELP),
-    channel: str = typer.Option("awgn", help="awgn | rayleigh | fast-rayleigh"),
+    channel: str = typer.Option("awgn", help=CHANNEL_HELP),
     csi: str = typer.Option("mmse", help="receiver CSI for fading: mmse | zf | none"),
     seed: int = typer.Option(0, help="seed of the channel noise"),
     device: str = typer.Option("cpu", help="torch device"),
@@ -105,7 +109,7 @@ def evaluate(
     data: str = typer.Option("photos", help="photos | folder:PATH | cifar10:PATH"),
     size: int = typer.Option(64, help="image side in pixels"),
     snr: str = typer.Option("-5,0,5,10", help="comma-separated SNRs in dB"),
-    channel: str = typer.Option("awgn", help="awgn | rayleigh | fast-rayleigh"),
+    channel: str = typer.Option("awgn", help=CHANNEL_HELP),
     csi: str = typer.Option("mmse", help="receiver CSI for fading: mmse | zf | none"),
     metrics: str = typer.Option("psnr,ssim,ms-ssim,lpips-alex", help="comma-separated metric names: psnr, ssim, ms-ssim, lpips-alex, lpips-vgg, and set-level fid, kid (Inception; slow on CPU)"),
     limit: Optional[int] = typer.Option(None, help="use only the first N test images"),
