@@ -235,7 +235,9 @@ class OFDMMultipath(Channel):
         elif self.estimator == "perfect":
             h_hat, err = h, torch.zeros((), device=z.device)
         else:
-            h_hat, err = self.estimate(y, sigma2)
+            # Without clipping the pilot REs do not depend on z, so the gradient through the estimate
+            # is exactly zero: detaching skips a backward pass through the interpolation (~2/3 of the cost).
+            h_hat, err = self.estimate(y.detach() if self.clip_db is None else y, sigma2)
         if h_hat is None:
             out = y
         elif self.csi == "zf":
