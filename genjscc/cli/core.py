@@ -195,12 +195,12 @@ def zoo_list():
 def demo(
     out: Path = typer.Option(Path("demo"), help="folder for the results"),
     snr: str = typer.Option("-5,0,5,10", help="comma-separated SNRs in dB"),
+    channel: str = typer.Option("awgn", help=CHANNEL_HELP),
 ):
     """Send the held-out photos through every shipped scheme model; table, records, image grid and plots."""
     import torch
     from rich.console import Console
 
-    from genjscc.channel import AWGN
     from genjscc.data import load_dataset, stack
     from genjscc.evaluate import evaluate as run, records_table, send, write_records
     from genjscc.images import save_image
@@ -208,6 +208,7 @@ def demo(
     from genjscc.zoo import ZOO
 
     snrs = parse_snr_list(snr)
+    link = open_channel(channel, "mmse")
     out.mkdir(parents=True, exist_ok=True)
     images = stack(load_dataset("photos", "test", 64))
     records, rows, names = [], [images[:8]], []
@@ -216,17 +217,17 @@ def demo(
             continue
         scheme = build_scheme(name)
         names.append(name)
-        records += run(scheme, images, AWGN(), snrs, batch_size=128)
+        records += run(scheme, images, link, snrs, batch_size=128)
         for s in snrs:
             g = torch.Generator().manual_seed(0)
-            rows.append(send(scheme, images[:8], AWGN(), s, generator=g))
+            rows.append(send(scheme, images[:8], link, s, generator=g))
     Console(width=max(Console().width, 150)).print(records_table(records))
     write_records(records, out / "results.csv")
     grid = torch.cat([torch.cat(list(row), dim=2) for row in rows], dim=1)
     save_image(grid, out / "grid.png")
     from genjscc.plots import plot_records
 
-    plot_records(records, out / "psnr.png", metric="psnr", title="held-out photos, AWGN")
-    plot_records(records, out / "lpips.png", metric="lpips-alex", title="held-out photos, AWGN")
+    plot_records(records, out / "psnr.png", metric="psnr", title=f"held-out photos, {link.describe()}")
+    plot_records(records, out / "lpips.png", metric="lpips-alex", title=f"held-out photos, {link.describe()}")
     typer.echo(f"wrote {out / 'results.csv'}, {out / 'grid.png'} (rows: originals, then {', '.join(names)}, "
                f"each at {snr} dB), {out / 'psnr.png'} and {out / 'lpips.png'}")
