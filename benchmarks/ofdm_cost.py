@@ -17,7 +17,8 @@ import time
 
 import torch
 
-from genjscc.channel import AWGN, build_channel, power_normalize
+from genjscc.channel import AWGN, power_normalize
+from genjscc.channel_registry import build_channel
 from genjscc.models.deepjscc import DeepJSCC
 from genjscc.zoo import resolve_model
 

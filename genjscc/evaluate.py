@@ -252,7 +252,7 @@ def run_sweep(config: dict, store: Path, *, batch_size: int | None = None, progr
     recomputed. ``progress(done, total, point)`` is called before each point. Returns the
     records of all points, in the configuration's order.
     """
-    from genjscc.channel import build_channel
+    from genjscc.channel_registry import build_channel
     from genjscc.data import load_dataset, stack
     from genjscc.schemes import build_scheme
 

@@ -4,7 +4,8 @@ The link, per image (genjscc conventions of :mod:`genjscc.channel`, complex ``z 
 
 1. The ``k`` symbols fill the data resource elements (REs) of ``S = ceil(k / D)`` slots of an
    OFDM resource grid (``D`` data REs per slot), row by row (OFDM symbol, then subcarrier); the
-   last slot is padded with zeros. Pilots (Sionna's Kronecker pattern) fill their own REs.
+   last slot is padded with zeros. Pilots (Sionna's Kronecker pattern: QPSK, drawn once with seed 0)
+   fill their own REs.
 2. Each slot sees an independent channel frequency response ``H [14, F]`` drawn by Sionna from
    the 3GPP model (delay spread, UE speed -> Doppler within the slot, carrier frequency),
    normalised so that ``E|H|^2 = 1`` per RE.
@@ -144,7 +145,10 @@ class OFDMMultipath(Channel):
             from sionna.phy.channel.tr38901 import CDL, TDL, AntennaArray
             from sionna.phy.ofdm import LSChannelEstimator, ResourceGrid, ResourceGridMapper
 
+            from sionna.phy import config
+
             g = self.grid
+            config.torch_rng(key).manual_seed(0)  # Sionna draws the QPSK pilots: the same pilots in every process
             rg = ResourceGrid(num_ofdm_symbols=g.symbols, fft_size=g.fft_size, subcarrier_spacing=g.subcarrier_spacing,
                               num_tx=1, num_streams_per_tx=1, cyclic_prefix_length=g.cyclic_prefix,
                               pilot_pattern="kronecker", pilot_ofdm_symbol_indices=list(g.pilot_symbols), device=key)

@@ -16,7 +16,6 @@ from genjscc.channel import (
     BlockRayleigh,
     FastRayleigh,
     bcr_to_channels,
-    build_channel,
     channels_to_bcr,
     complex_to_real,
     noise_variance,
@@ -26,6 +25,7 @@ from genjscc.channel import (
     sample_snr_db,
     snr_tensor,
 )
+from genjscc.channel_registry import build_channel
 
 
 def test_power_normalize_gives_exact_power_per_image():

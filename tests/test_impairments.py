@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from genjscc.channel import AWGN, CHANNELS, STAGES, build_channel, power_normalize
+from genjscc.channel import AWGN, power_normalize
+from genjscc.channel_registry import CHANNELS, STAGES, build_channel
 from genjscc.impairments import Clip, Impaired, PhaseNoise, Rician
 from genjscc.ofdm import OFDMMultipath, papr_db
 
@@ -79,3 +80,13 @@ def test_registry_specs_and_errors():
         build_channel("noise+awgn")
     with pytest.raises(ValueError, match="estimator must be"):
         build_channel("ofdm-tdl-c:estimator=mmse")
+
+
+def test_ldpc_link_refuses_channels_it_cannot_demap():
+    from genjscc.separation.ldpc import LDPCLink
+
+    link = LDPCLink(mcs="qpsk-1/2")
+    option = link.options(2000, build_channel("awgn"), 5.0)[0]
+    for spec in ("ofdm-tdl-c", "clip:level_db=3+awgn"):
+        with pytest.raises(ValueError, match="flat fading gain per symbol"):
+            link.deliver(option, [b"x"], 2000, build_channel(spec), 5.0)

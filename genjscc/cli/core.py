@@ -36,7 +36,7 @@ def parse_snr_list(text: str) -> list[float]:
 
 
 def open_channel(name: str, csi: str):
-    from genjscc.channel import build_channel
+    from genjscc.channel_registry import build_channel
 
     try:
         return build_channel(name, csi=csi)

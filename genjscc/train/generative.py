@@ -22,7 +22,8 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from genjscc.channel import build_channel, sample_snr_db
+from genjscc.channel import sample_snr_db
+from genjscc.channel_registry import build_channel
 from genjscc.compile import compile_forward, eager_forward
 from genjscc.data import load_dataset, stack
 from genjscc.images import image_grid, save_image
