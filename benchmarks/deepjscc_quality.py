@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from genjscc.channel import build_channel
+from genjscc.channel_registry import build_channel
 from genjscc.data import load_dataset, stack
 from genjscc.evaluate import evaluate, records_markdown, write_records
 from genjscc.models.deepjscc import DeepJSCC

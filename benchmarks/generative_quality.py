@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from genjscc.channel import build_channel
+from genjscc.channel_registry import build_channel
 from genjscc.data import load_dataset, stack
 from genjscc.evaluate import evaluate, records_markdown, write_records
 from genjscc.models.generative_jscc import GenerativeJSCC

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import yaml
 
-from genjscc.channel import build_channel
+from genjscc.channel_registry import build_channel
 from genjscc.data import load_dataset, stack
 from genjscc.evaluate import mean_ci95, send
 from genjscc.metrics import PER_IMAGE_METRICS

@@ -30,7 +30,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from genjscc.channel import build_channel
+    from genjscc.channel_registry import build_channel
     from genjscc.data import load_dataset, stack
     from genjscc.metrics import psnr
     from genjscc.schemes import build_scheme

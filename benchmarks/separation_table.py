@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--no-deepjscc", action="store_true", help="separation rows only")
     args = parser.parse_args()
 
-    from genjscc.channel import build_channel
+    from genjscc.channel_registry import build_channel
     from genjscc.data import load_dataset, stack
     from genjscc.evaluate import Record, evaluate, prepare_scheme, write_records
     from genjscc.metrics import PER_IMAGE_METRICS

@@ -40,8 +40,6 @@ __all__ = [
     "parse_bcr",
     "bcr_to_channels",
     "channels_to_bcr",
-    "build_channel",
-    "CHANNELS",
 ]
 
 SNR_DB_LIMIT = 100.0  # |SNR| beyond this is almost certainly a unit mistake (linear vs dB)
@@ -250,20 +248,6 @@ class FastRayleigh(_Rayleigh):
 
     def draw_fading(self, z: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         return _complex_normal(tuple(z.shape), generator=generator, device=z.device)
-
-
-CHANNELS = {"awgn": AWGN, "rayleigh": BlockRayleigh, "block-rayleigh": BlockRayleigh, "fast-rayleigh": FastRayleigh}
-
-
-def build_channel(name: str, csi: Equalizer = "mmse") -> Channel:
-    """Channel by name: ``awgn``, ``rayleigh`` (= ``block-rayleigh``) or ``fast-rayleigh``."""
-    key = name.lower()
-    if key not in CHANNELS:
-        raise ValueError(f"unknown channel {name!r}; choose one of {sorted(CHANNELS)}")
-    if csi not in ("zf", "mmse", "none"):
-        raise ValueError(f"csi must be 'mmse', 'zf' or 'none', got {csi!r}")
-    cls = CHANNELS[key]
-    return cls() if cls is AWGN else cls(csi=csi)
 
 
 # ----------------------------------------------------------------------------- BCR

@@ -268,7 +268,8 @@ def sweep_points(config: dict) -> tuple[list[SweepPoint], dict]:
     Every setting is checked here (types, names, ranges), so a bad one fails before anything
     runs; a single value where a list is expected (``snr: 10``) is a one-element list.
     """
-    from genjscc.channel import build_channel, snr_tensor
+    from genjscc.channel import snr_tensor
+    from genjscc.channel_registry import build_channel
 
     if not isinstance(config, dict):
         raise ValueError("a sweep configuration is a mapping (schemes:, snr:, channels:, ...)")
@@ -424,7 +425,7 @@ def run_sweep(config: dict, store: Path, *, batch_size: int | None = None, progr
 def _run_point(point: SweepPoint, key: str, built: dict, prepared: set, images: Tensor, common: dict, batch: int,
                fh) -> list[Record]:
     """Evaluate one point and append it to the open store ``fh`` (one flushed line: a kill loses at most it)."""
-    from genjscc.channel import build_channel
+    from genjscc.channel_registry import build_channel
 
     scheme_key = (point.scheme, point.options)
     if scheme_key not in prepared:

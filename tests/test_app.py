@@ -119,7 +119,7 @@ def test_page_is_offline_and_served_with_a_policy_that_keeps_it_so(server):
 
 
 def test_choices_list_the_registries(server):
-    from genjscc.channel import CHANNELS
+    from genjscc.channel_registry import CHANNELS
     from genjscc.schemes import SCHEMES
     from genjscc.zoo import ZOO
 

@@ -16,7 +16,6 @@ from genjscc.channel import (
     BlockRayleigh,
     FastRayleigh,
     bcr_to_channels,
-    build_channel,
     channels_to_bcr,
     complex_to_real,
     noise_variance,
@@ -26,6 +25,7 @@ from genjscc.channel import (
     sample_snr_db,
     snr_tensor,
 )
+from genjscc.channel_registry import build_channel
 
 
 def test_power_normalize_gives_exact_power_per_image():
@@ -153,7 +153,7 @@ def test_build_channel_names():
     assert isinstance(build_channel("awgn"), AWGN)
     assert build_channel("rayleigh", csi="zf").csi == "zf"
     with pytest.raises(ValueError, match="awgn"):
-        build_channel("rician")
+        build_channel("ricean")
 
 
 def test_noise_variance_formula():

@@ -155,7 +155,7 @@ def test_nan_weights_are_refused_not_written(tiny_model, tmp_path):
     (["--snr=-200"], "snr_db -200 is out of range"),
     (["--device", "foo"], "--device 'foo' is not a torch device"),
     (["--channel", "awgn", "--csi", "foo"], "csi must be"),
-    (["--channel", "rician"], "unknown channel"),
+    (["--channel", "ricean"], "unknown channel"),
     (["--format", "xml"], "--format"),
 ])
 def test_evaluate_option_errors(tiny_model, args, message):

@@ -232,6 +232,6 @@ def draw_curve(schemes: list, prepared: PreparedImage, channel, snrs_db: list[fl
 def warm_up(cache: SchemeCache, spec: str, size: int = 64) -> dict:
     """Load ``spec`` and the metrics' networks by sending one held-out photo, so the first request is quick."""
     from genjscc.app.choices import photo_names
-    from genjscc.channel import build_channel
+    from genjscc.channel_registry import build_channel
 
     return send_image(cache.get(spec, {}, size), prepare_photo(photo_names()[0], size), build_channel("awgn"), 0.0, 0)

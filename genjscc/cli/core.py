@@ -24,6 +24,10 @@ from genjscc.train.args import DATA_HELP
 DEMO_GRID_IMAGES = 4  # held-out crops per tile of demo/grid.png
 
 SNR_HELP = "SNR in dB (complex AWGN: noise variance P/10^(SNR/10) per symbol)"
+CHANNEL_HELP = (
+    "channel spec [STAGE[:k=v,..]+]NAME[:k=v,..]: awgn | rayleigh | fast-rayleigh | rician | ofdm-tdl-a..e | "
+    "ofdm-cdl-a..e; stages clip, phase-noise; e.g. ofdm-tdl-c:estimator=ls,speed=30 (README 'OFDM')"
+)
 
 
 def parse_snr_list(text: str) -> list[float]:
@@ -43,7 +47,7 @@ def parse_snr_list(text: str) -> list[float]:
 
 
 def open_channel(name: str, csi: str):
-    from genjscc.channel import build_channel
+    from genjscc.channel_registry import build_channel
 
     try:
         return build_channel(name, csi=csi)
@@ -70,7 +74,7 @@ def transmit(
     image: Path = typer.Argument(..., help="input image (any format Pillow reads)"),
     output: Path = typer.Option(..., "-o", "--output", help="where to write the reconstruction"),
     snr: float = typer.Option(0.0, help=SNR_HELP),
-    channel: str = typer.Option("awgn", help="awgn | rayleigh | fast-rayleigh"),
+    channel: str = typer.Option("awgn", help=CHANNEL_HELP),
     csi: str = typer.Option("mmse", help="receiver CSI for fading: mmse | zf | none"),
     seed: int = typer.Option(0, help="seed of the channel noise"),
     device: str = typer.Option("cpu", help="torch device"),
@@ -117,7 +121,7 @@ def evaluate(
     data: str = typer.Option("photos", help=DATA_HELP),
     size: int = typer.Option(64, help="image side in pixels"),
     snr: str = typer.Option("-5,0,5,10", help="comma-separated SNRs in dB"),
-    channel: str = typer.Option("awgn", help="awgn | rayleigh | fast-rayleigh"),
+    channel: str = typer.Option("awgn", help=CHANNEL_HELP),
     csi: str = typer.Option("mmse", help="receiver CSI for fading: mmse | zf | none"),
     metrics: str = typer.Option("psnr,ssim,ms-ssim,lpips-alex", help="comma-separated metric names: psnr, ssim, ms-ssim, lpips-alex, lpips-vgg, and set-level fid, kid (Inception; slow on CPU)"),
     limit: Optional[int] = typer.Option(None, help="use only the first N test images"),
@@ -203,12 +207,12 @@ def zoo_list():
 def demo(
     out: Path = typer.Option(Path("demo"), help="folder for the results"),
     snr: str = typer.Option("-5,0,5,10", help="comma-separated SNRs in dB"),
+    channel: str = typer.Option("awgn", help=CHANNEL_HELP),
 ):
     """Send the held-out photos through every shipped scheme model; table, records, image grid and plots."""
     import torch
     from rich.console import Console
 
-    from genjscc.channel import AWGN
     from genjscc.data import load_dataset, stack
     from genjscc.evaluate import evaluate as run, records_table, send, write_records
     from genjscc.metrics import lpips_alex, psnr
@@ -218,6 +222,7 @@ def demo(
 
     snrs = parse_snr_list(snr)
     check_output_folder(out, "--out")
+    link = open_channel(channel, "mmse")
     out.mkdir(parents=True, exist_ok=True)
     images = stack(load_dataset("photos", "test", 64))
     shown = images[:DEMO_GRID_IMAGES]
@@ -226,11 +231,11 @@ def demo(
         if entry.kind not in SCHEMES:  # priors and other parts are not transmission schemes
             continue
         scheme = build_scheme(name)
-        records += run(scheme, images, AWGN(), snrs, batch_size=128)
+        records += run(scheme, images, link, snrs, batch_size=128)
         tiles, captions = [], []
         for s in snrs:
             g = torch.Generator().manual_seed(0)
-            tile = send(scheme, shown, AWGN(), s, generator=g)
+            tile = send(scheme, shown, link, s, generator=g)
             with torch.no_grad():  # the captions of `genjscc grid`: mean PSNR / LPIPS of the tile's images
                 captions.append(f"{psnr(tile, shown).mean():.1f} dB / LPIPS {lpips_alex(tile, shown).mean():.3f}")
             tiles.append(tile)
@@ -238,7 +243,7 @@ def demo(
     Console(width=max(Console().width, 150)).print(records_table(records))
     write_records(records, out / "results.csv")
     comparison_grid(shown, rows, snrs, out / "grid.png")
-    plot_records(records, out / "psnr.png", metric="psnr", title="held-out photos, AWGN")
-    plot_records(records, out / "lpips.png", metric="lpips-alex", title="held-out photos, AWGN")
+    plot_records(records, out / "psnr.png", metric="psnr", title=f"held-out photos, {link.describe()}")
+    plot_records(records, out / "lpips.png", metric="lpips-alex", title=f"held-out photos, {link.describe()}")
     typer.echo(f"wrote {out / 'results.csv'}, {out / 'grid.png'} ({len(rows)} schemes x {len(snrs)} SNRs, "
                f"{len(shown)} held-out crops per tile, each labelled), {out / 'psnr.png'} and {out / 'lpips.png'}")

@@ -137,6 +137,9 @@ class LDPCLink(Link):
         batch = len(files)
         sent = torch.tensor([f is not None for f in files], dtype=torch.bool)
         count, symbols, info = codeword_layout(k, mcs)
+        if not isinstance(channel, AWGN) and not hasattr(channel, "draw_fading"):
+            raise ValueError(f"the LDPC link computes its LLRs from a flat fading gain per symbol and cannot use "
+                             f"{channel.describe()}: use awgn, rayleigh, fast-rayleigh or rician")
         if not isinstance(channel, AWGN) and getattr(channel, "csi", "none") == "none":
             raise ValueError("the LDPC link needs a coherent receiver: use csi='mmse' or 'zf' for fading channels")
         if info == 0 or not sent.any():

@@ -131,7 +131,7 @@ class DeepJSCCTrainArgs(DataArgs):
             self.model_config()
         except (TypeError, ValueError) as exc:
             raise ValueError(f"bad model arguments: {exc}") from None
-        from genjscc.channel import build_channel
+        from genjscc.channel_registry import build_channel
 
         build_channel(self.channel)
         if self.lpips_net not in ("vgg", "alex"):
@@ -257,7 +257,8 @@ class GenerativeJSCCTrainArgs(DataArgs):
     sample_every: int = option(500, "iterations between grids of held-out reconstructions in RUN/samples (0: never)")
 
     def __post_init__(self):
-        from genjscc.channel import bcr_to_channels, build_channel
+        from genjscc.channel import bcr_to_channels
+        from genjscc.channel_registry import build_channel
 
         parse_snr_spec(self.snr)
         build_channel(self.channel)

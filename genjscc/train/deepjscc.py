@@ -15,7 +15,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from genjscc.channel import build_channel, parse_bcr, sample_snr_db
+from genjscc.channel import parse_bcr, sample_snr_db
+from genjscc.channel_registry import build_channel
 from genjscc.data import load_dataset, stack
 from genjscc.metrics import psnr
 from genjscc.models.deepjscc import DeepJSCC, DeepJSCCConfig

@@ -28,7 +28,8 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from genjscc.channel import build_channel, complex_to_real, sample_snr_db, snr_tensor
+from genjscc.channel import complex_to_real, sample_snr_db, snr_tensor
+from genjscc.channel_registry import build_channel
 from genjscc.compile import compile_forward, eager_forward
 from genjscc.data import load_dataset, stack
 from genjscc.images import image_grid, save_image

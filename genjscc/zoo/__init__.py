@@ -34,6 +34,8 @@ ZOO: dict[str, ZooEntry] = {
                  "DeepJSCC, residual-GDN backbone (SNR-adaptive), photos + dead leaves 64x64, BCR 1/48, AWGN -5..10 dB"),
         ZooEntry("deepjscc-64-bcr1_192", "deepjscc",
                  "DeepJSCC, residual-GDN backbone (SNR-adaptive), photos + dead leaves 64x64, BCR 1/192, AWGN -5..10 dB"),
+        ZooEntry("deepjscc-64-bcr1_12-ofdm", "deepjscc",
+                 "deepjscc-64-bcr1_12 fine-tuned over OFDM on 3GPP TDL-C with LS channel estimates, -5..20 dB"),
         ZooEntry("deepjscc-paper-64-bcr1_12", "deepjscc",
                  "DeepJSCC, the paper's backbone (SNR-adaptive, 0.19 M parameters), photos 64x64, BCR 1/12 (faster)"),
         ZooEntry("deepjscc-paper-64-bcr1_48", "deepjscc",
