@@ -1,11 +1,11 @@
 """Quality of the shipped GenerativeJSCC models beside the DeepJSCC they started from (held-out photos).
 
-Evaluates each zoo model of kind ``generative`` and ``deepjscc-64-bcr1_48`` over AWGN at -5, 0,
+Evaluates each zoo model of kind ``generative`` and the shipped DeepJSCC of its BCR over AWGN at -5, 0,
 5, 10 dB on the 93 held-out 64x64 crops, plus the GenerativeJSCC with its detail gain forced to
 0 (the model without what the StyleGAN2 synthesis adds), writes records to results/generative/
 and prints a markdown table; with --update-cards the table goes into each model card.
 
-    python benchmarks/generative_quality.py [--update-cards]
+    python benchmarks/generative_quality.py [--update-cards] [--models generative-64-bcr1_192]
 """
 
 from __future__ import annotations
@@ -32,20 +32,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--update-cards", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("results/generative"))
+    parser.add_argument("--models", default="", help="comma-separated zoo names (default: every GenerativeJSCC)")
     args = parser.parse_args()
+    chosen = set(filter(None, args.models.split(",")))
     images = stack(load_dataset("photos", "test", 64))
     channel = build_channel("awgn")
-    reference = evaluate(build_scheme("deepjscc-64-bcr1_48"), images, channel, SNRS, metrics=METRICS)
+    references: dict[str, list] = {}
     for name, entry in ZOO.items():
-        if entry.kind != "generative":
+        if entry.kind != "generative" or (chosen and name not in chosen):
             continue
         model = GenerativeJSCC.from_weights(entry.path)
+        bcr = model.bcr(64, 64)
+        base = f"deepjscc-64-bcr{bcr.numerator}_{bcr.denominator}"  # the shipped DeepJSCC of the same BCR
+        if base not in references:
+            references[base] = evaluate(build_scheme(base), images, channel, SNRS, metrics=METRICS)
+        reference = references[base]
         records = evaluate(GenerativeScheme(model, name), images, channel, SNRS, metrics=METRICS)
-        without = GenerativeJSCC.from_weights(entry.path)
-        with torch.no_grad():
-            without.detail_gain.zero_()
-        records += evaluate(GenerativeScheme(without, f"{name} (gain 0: no synthesis)"), images, channel, SNRS,
-                            metrics=METRICS)
+        if model.config.decoder == "residual":
+            without = GenerativeJSCC.from_weights(entry.path)
+            with torch.no_grad():
+                without.detail_gain.zero_()
+            records += evaluate(GenerativeScheme(without, f"{name} (gain 0: no synthesis)"), images, channel, SNRS,
+                                metrics=METRICS)
         write_records(records + reference, args.out / f"{name}-awgn.csv")
         table = records_markdown(records + reference)
         print(f"## {name}\n\n{table}")
