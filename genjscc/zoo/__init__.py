@@ -42,6 +42,8 @@ ZOO: dict[str, ZooEntry] = {
                  "DeepJSCC, the paper's backbone (SNR-adaptive, 0.15 M parameters), photos 64x64, BCR 1/48 (faster)"),
         ZooEntry("generative-64-bcr1_48", "generative",
                  "GenerativeJSCC from deepjscc-64-bcr1_48 + the 64x64 block of stylegan2-photos64, BCR 1/48, AWGN -5..10 dB"),
+        ZooEntry("generative-64-bcr1_192", "generative",
+                 "GenerativeJSCC from deepjscc-64-bcr1_192 + the 64x64 block of stylegan2-photos64, BCR 1/192, AWGN -5..10 dB"),
         ZooEntry("stylegan2-photos64", "stylegan2", "StyleGAN2 prior, photos 64x64 (short GPU run; colours and textures, few objects)"),
     ]
 }
