@@ -3,7 +3,7 @@ held-out photo crops) sent with ``consistency=true`` and ``false``, interleaved,
 calibration has been built (it is built once per SNR and cached, so it is timed apart).
 
 Prints seconds per image with and without the test, the difference (two noise-free DeepJSCC passes
-and two weight hashes per batch), and the fraction of the batch accepted.
+per batch; the thresholds are looked up once per SNR), and the fraction of the batch accepted.
 
     python benchmarks/inverse_consistency_cost.py [--steps 10] [--batch 16] [--repeats 3] [--threads 1]
 """

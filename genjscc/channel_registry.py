@@ -16,10 +16,6 @@ from genjscc.ofdm import OFDMGrid, OFDMMultipath
 __all__ = ["CHANNELS", "STAGES", "build_channel"]
 
 
-def _rician(*, csi: str = "mmse", k_db: float = 6.0) -> Channel:
-    return Rician(k_db=k_db, csi=csi)
-
-
 def _ofdm(family: str, model: str):
     """Registry entry of one 3GPP OFDM channel (Sionna is imported when the channel first runs)."""
 
@@ -34,25 +30,17 @@ def _ofdm(family: str, model: str):
     return build
 
 
-def _phase_noise(*, std_deg: float = 1.0):
-    return PhaseNoise(std_deg=std_deg)
-
-
-def _clip(*, level_db: float = 3.0):
-    return Clip(level_db=level_db)
-
-
 #: Channel registry: name -> factory whose keyword parameters are the options of a channel spec.
 CHANNELS = {
     "awgn": AWGN,
     "rayleigh": BlockRayleigh,
     "block-rayleigh": BlockRayleigh,
     "fast-rayleigh": FastRayleigh,
-    "rician": _rician,
+    "rician": Rician,
     **{f"ofdm-{family}-{m.lower()}": _ofdm(family, m) for family in ("tdl", "cdl") for m in "ABCDE"},
 }
 #: Impairment stages that compose with any channel: ``STAGE[:opts]+...+CHANNEL[:opts]``.
-STAGES = {"phase-noise": _phase_noise, "clip": _clip}
+STAGES = {"phase-noise": PhaseNoise, "clip": Clip}
 
 
 def _parse_part(part: str, registry: dict, what: str, csi: str | None):

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from genjscc.atomic import atomic_write_bytes
 
-__all__ = ["IMAGE_SUFFIXES", "DataError", "check_image_batch", "load_image", "open_image", "rgb_array", "max_pixels", "save_image", "encode_image", "image_grid", "to_rgb", "uint8_chw", "list_images"]
+__all__ = ["IMAGE_SUFFIXES", "DataError", "ImageSizeError", "check_image_batch", "load_image", "open_image", "rgb_array", "max_pixels", "save_image", "encode_image", "image_grid", "to_rgb", "uint8_chw", "list_images"]
 
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's default guard (about 8,000 x 11,000 pixels)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jp2", ".avif"}
@@ -28,6 +28,16 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 class DataError(ValueError):
     """An image or dataset cannot be used as given; the message says why and what to do."""
+
+
+class ImageSizeError(ValueError):
+    """A scheme cannot send images of this size. The message advises evaluation's ``--size side``; a
+    command that sends a given image as it is (``transmit``) words its own advice from ``problem``,
+    ``side`` and ``alternative``."""
+
+    def __init__(self, problem: str, side: int, alternative: str = ""):
+        super().__init__(f"{problem}: use --size {side}{alternative}")
+        self.problem, self.side, self.alternative = problem, side, alternative
 
 
 def check_image_batch(images: Tensor) -> None:

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from genjscc.channel import Channel, noise_variance, snr_tensor
+from genjscc.impairments import Clip
 
 __all__ = ["OFDMGrid", "OFDMMultipath", "papr_db", "TDL_MODELS", "CDL_MODELS"]
 
@@ -199,9 +200,7 @@ class OFDMMultipath(Channel):
 
     def _clip(self, x: Tensor) -> Tensor:
         t = self.waveform(x)
-        rms = t.reshape(t.shape[0], -1).abs().square().mean(1).sqrt().reshape(-1, 1, 1, 1)
-        limit = rms * 10 ** (self.clip_db / 20)
-        t = t * torch.clamp(limit / t.abs().clamp_min(1e-12), max=1.0)
+        t = Clip(self.clip_db)(t.reshape(t.shape[0], -1)).reshape(t.shape)  # the same limiter as the clip stage
         return torch.fft.fftshift(torch.fft.fft(t, dim=-1, norm="ortho"), dim=-1)
 
     def papr_db(self, z: Tensor) -> Tensor:

@@ -61,10 +61,10 @@ def _square(image: Tensor, size: int, source: str, notes: list[str]) -> Prepared
 
 def prepare_photo(name: str, size: int) -> PreparedImage:
     """A held-out photo (``chelsea``, ``coffee``, ``flower``) as the page sends it."""
-    from genjscc.app.choices import photo_label
-    from genjscc.data import PHOTO_SPLIT, photo_images
+    from genjscc.app.choices import photo_names
+    from genjscc.data import photo_images
 
-    names = [photo_label(n) for n in PHOTO_SPLIT["test"]]
+    names = photo_names()
     if name not in names:
         raise ValueError(f"no held-out photo {name!r}; choose one of {', '.join(names)}")
     photo = photo_images("test")[names.index(name)]
@@ -196,12 +196,11 @@ def draw_curve(schemes: list, prepared: PreparedImage, channel, snrs_db: list[fl
     """
     from genjscc.evaluate import evaluate
     from genjscc.plots import plot_records
-    from genjscc.records import records_to_csv
+    from genjscc.records import check_consistent, records_to_csv
 
     metrics = ["psnr", "ms-ssim", "lpips-alex"]
     total, records = len(schemes) * len(snrs_db), []
     for i, scheme in enumerate(schemes):
-        scheme.check_size(*prepared.image.shape[-2:])
         points = {"done": i * len(snrs_db)}  # points finished so far, shared with the callbacks below
         progress(points["done"], total, scheme.label)
 
@@ -217,10 +216,7 @@ def draw_curve(schemes: list, prepared: PreparedImage, channel, snrs_db: list[fl
                             metrics=metrics, batch_size=1, seed=seed, progress=point_done)
     # InverseJSCC also records its DeepJSCC stage; when that DeepJSCC is chosen too, its points are the
     # same numbers (evaluate seeds the noise by SNR and batch alone): keep one line, not two on top of each other
-    unique: dict[tuple, object] = {}
-    for r in records:
-        unique.setdefault((r.scheme, r.model, r.bcr, r.channel, r.snr_db, r.metric), r)
-    records = list(unique.values())
+    records = check_consistent(records)
     with tempfile.TemporaryDirectory(prefix="genjscc-app-") as folder:
         path = plot_records(records, Path(folder) / "curve.png", metric=metric,
                             title=f"{prepared.source}, {channel.describe()}, seed {seed}")

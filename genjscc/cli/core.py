@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -86,6 +85,7 @@ def transmit(
 
     from genjscc.data import DataError, load_image, save_image
     from genjscc.evaluate import send
+    from genjscc.images import ImageSizeError
     from genjscc.metrics import psnr
 
     check_device(device)
@@ -101,9 +101,11 @@ def transmit(
         scheme.check_size(x.shape[-2], x.shape[-1])
         g = torch.Generator(device=scheme.device).manual_seed(seed)
         y = send(scheme, x.to(scheme.device), link, snr, generator=g).cpu()
-    except ValueError as exc:  # size advice is for evaluate's --size; transmit sends the image as it is
-        raise fail(re.sub(r"use --size (\d+)", r"resize the image to \1x\1 (transmit sends it at its own size)",
-                          str(exc))) from None
+    except ImageSizeError as exc:  # the scheme's advice is evaluate's --size; transmit sends the image as it is
+        raise fail(f"{exc.problem}: resize the image to {exc.side}x{exc.side} (transmit sends it at its own size)"
+                   f"{exc.alternative}") from None
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     try:
         save_image(y[0], output)
     except ValueError as exc:

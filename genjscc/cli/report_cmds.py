@@ -164,7 +164,7 @@ def sweep(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from genjscc.data import DataError
-    from genjscc.evaluate import read_store, run_sweep, sweep_points
+    from genjscc.evaluate import run_sweep, sweep_points
     from genjscc.records import records_markdown, write_records
 
     try:
@@ -182,10 +182,6 @@ def sweep(
     check_output(store, "--store", inputs=(config,), make_folder=True)
     if out is not None:
         check_output(out, "--out", inputs=(config, store), suffixes=RECORD_SUFFIXES, make_folder=True)
-    try:
-        read_store(store)
-    except ValueError as exc:
-        raise fail(f"--store: {exc}") from None
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, transient=False) as bar:
@@ -201,7 +197,6 @@ def sweep(
             raise fail(str(exc)) from None
     if out is not None:
         try:
-            out.parent.mkdir(parents=True, exist_ok=True)
             write_records(records, out)
         except OSError as exc:
             raise fail(f"--out {out}: cannot write: {exc.strerror or exc}") from None

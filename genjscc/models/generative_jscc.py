@@ -211,7 +211,6 @@ class GenerativeJSCC(nn.Module):
         self.noise_head = nn.Conv2d(c, len(self.noise_layers), 3, padding=1) if config.predict_noise else None
 
     def _build_synthesis_decoder(self, config: GenerativeJSCCConfig, g: GeneratorConfig) -> None:
-        self.start, self.rows_from = 0, 0
         rows = self.synthesis.num_ws
         if config.w_codes > rows:
             raise ValueError(f"w_codes {config.w_codes} exceeds the prior's {rows} w+ rows")
@@ -292,7 +291,9 @@ class GenerativeJSCC(nn.Module):
 
     def decode(self, symbols: Tensor, latent_shape: torch.Size, snr: Tensor) -> Tensor:
         """Received symbols ``[B, k]`` complex -> images ``[B, 3, R, R]`` (see the class docstring for the range)."""
-        latent = complex_to_real(symbols, latent_shape).to(self.w_avg.dtype)
+        return self._decode_latent(complex_to_real(symbols, latent_shape).to(self.w_avg.dtype), snr)
+
+    def _decode_latent(self, latent: Tensor, snr: Tensor) -> Tensor:
         if self.config.decoder == "synthesis":
             features, ws = self.predict_styles(latent, snr)
             out = self.synthesize(features, ws)
@@ -316,12 +317,10 @@ class GenerativeJSCC(nn.Module):
         x = img = None
         for block, block_ws in zip(self.synthesis.blocks(), self.synthesis.block_ws(ws)):
             x, img = block(x, img, block_ws, "const")
-            conv = self.inject[str(block.resolution)] if str(block.resolution) in self.inject else None
-            if conv is not None:
-                source = features.get(block.resolution)
-                if source is None:  # a block coarser than the latent grid
-                    source = F.avg_pool2d(features[latent], latent // block.resolution)
-                x = x + conv(source)
+            r = block.resolution
+            if str(r) in self.inject:  # a block coarser than the latent grid takes the pooled latent features
+                source = features[r] if r in features else F.avg_pool2d(features[latent], latent // r)
+                x = x + self.inject[str(r)](source)
         return (img.contiguous() + 1) / 2
 
     def _decode_residual(self, latent: Tensor, snr: Tensor) -> Tensor:
@@ -343,10 +342,22 @@ class GenerativeJSCC(nn.Module):
 
     def forward(self, images: Tensor, channel: Channel, snr_db: float | Tensor, *,
                 generator: torch.Generator | None = None) -> Tensor:
+        return self._decode_latent(*self._receive(images, channel, snr_db, generator))
+
+    def receive_styles(self, images: Tensor, channel: Channel, snr_db: float | Tensor, *,
+                       generator: torch.Generator | None = None) -> tuple[dict[int, Tensor], Tensor]:
+        """Synthesis decoder: images through encoder, channel and head -> ``predict_styles``' (features, ws),
+        without running the synthesis (the trainer's latent-only iterations)."""
+        return self.predict_styles(*self._receive(images, channel, snr_db, generator))
+
+    def _receive(self, images: Tensor, channel: Channel, snr_db: float | Tensor,
+                 generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        """Images -> (received latent ``[B, C, R/f, R/f]`` real, per-image SNR ``[B]`` dB)."""
         self.check_images(images)
         snr = snr_tensor(snr_db, images.shape[0], images.device)
         symbols, shape = self.encode(images, snr)
-        return self.decode(channel(symbols, snr_db, generator=generator), shape, snr)  # snr_db: see DeepJSCC.forward
+        received = channel(symbols, snr_db, generator=generator)  # snr_db: see DeepJSCC.forward
+        return complex_to_real(received, shape).to(self.w_avg.dtype), snr
 
     def compile_networks(self) -> "GenerativeJSCC":
         """``torch.compile`` the encoder, the head and the synthesis blocks in place (the channel stays eager)."""

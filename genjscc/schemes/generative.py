@@ -26,7 +26,4 @@ def build_generative(model: Path | None, *, compile: bool | str = False) -> Sche
     run its networks through ``torch.compile``."""
     if model is None:
         raise ValueError("the generative scheme needs trained weights: give a zoo name or a .safetensors path")
-    scheme = GenerativeScheme(GenerativeJSCC.from_weights(model), model_label(model),
-                              compile=parse_flag(compile, "compile"))
-    scheme.weight_files = (Path(model),)
-    return scheme
+    return GenerativeScheme(GenerativeJSCC.from_weights(model), model_label(model), compile=parse_flag(compile, "compile"))

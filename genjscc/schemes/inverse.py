@@ -32,6 +32,7 @@ from typing import Callable
 import torch
 
 from genjscc.channel import Channel
+from genjscc.images import ImageSizeError
 from genjscc.inversion import ILOSettings, InversionResult, invert
 from genjscc.models.stylegan2 import load_stylegan2
 from genjscc.models.stylegan2.sampling import DEFAULT_TRUNCATION
@@ -68,6 +69,7 @@ class InverseScheme(Scheme):
         self.settings, self.seed, self.progress = settings, seed, progress
         self.consistency = consistency  # None: every image is replaced by the prior's (no test)
         self.calls = 0
+        self._limits: dict[tuple[str, float], float] = {}  # (channel, SNR) -> τ; the networks are frozen
 
     def transmit(self, images, channel, snr_db, *, generator=None):
         self.check_size(*images.shape[-2:])  # before any work: the solve is the cost of this scheme
@@ -104,10 +106,13 @@ class InverseScheme(Scheme):
         """τ ``[n]`` of the consistency test for each image's SNR (calibrated once per SNR, then cached)."""
         snrs = torch.as_tensor(snr_db, dtype=torch.float64).flatten().cpu().expand(n) if torch.is_tensor(snr_db) \
             else torch.full((n,), float(snr_db), dtype=torch.float64)
-        key = {"prior": weights_hash(self.prior), "jscc": weights_hash(self.jscc.model),
-               "settings": asdict(self.settings), "channel": channel.describe(), "solver_seed": self.seed}
-        limits = {snr: self._threshold(channel, snr, key) for snr in sorted(set(snrs.tolist()))}
-        return torch.tensor([limits[snr] for snr in snrs.tolist()], dtype=torch.float32)
+        link = channel.describe()
+        missing = sorted(snr for snr in set(snrs.tolist()) if (link, snr) not in self._limits)
+        if missing:  # hash the weights and read the calibration cache only for SNRs this scheme has not seen
+            key = {"prior": weights_hash(self.prior), "jscc": weights_hash(self.jscc.model),
+                   "settings": asdict(self.settings), "channel": link, "solver_seed": self.seed}
+            self._limits.update({(link, snr): self._threshold(channel, snr, key) for snr in missing})
+        return torch.tensor([self._limits[(link, snr)] for snr in snrs.tolist()], dtype=torch.float32)
 
     def _threshold(self, channel: Channel, snr: float, key: dict) -> float:
         def statistic(images, snr_db, generator, seeds):
@@ -127,9 +132,8 @@ class InverseScheme(Scheme):
         """Only the prior's own size: it returns G at that size, so any other input could not be compared."""
         r = self.prior.img_resolution
         if (height, width) != (r, r):
-            raise ValueError(f"the prior makes {r}x{r} images and InverseJSCC sends back the prior's image, so it "
-                             f"takes only {r}x{r} inputs (got {height}x{width}): use --size {r}, or a prior of size "
-                             f"{height}")
+            raise ImageSizeError(f"the prior makes {r}x{r} images and InverseJSCC sends back the prior's image, so "
+                                 f"it takes only {r}x{r} inputs (got {height}x{width})", r, f", or a prior of size {height}")
         self.jscc.check_size(height, width)
 
     def to(self, device):

@@ -28,7 +28,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from genjscc.channel import complex_to_real, sample_snr_db, snr_tensor
+from genjscc.channel import sample_snr_db
 from genjscc.channel_registry import build_channel
 from genjscc.compile import compile_forward, eager_forward
 from genjscc.data import load_dataset, stack
@@ -125,11 +125,7 @@ class GenerativeJSCCModule(IntervalLogging, L.LightningModule):
         model = self.model
         if model.config.decoder != "synthesis":
             return model(images, self.channel, snr), None
-        model.check_images(images)
-        snr_t = snr_tensor(snr, images.shape[0], images.device)
-        symbols, shape = model.encode(images, snr_t)
-        received = complex_to_real(self.channel(symbols, snr), shape)
-        features, ws = model.predict_styles(received, snr_t)
+        features, ws = model.receive_styles(images, self.channel, snr)
         return (model.synthesize(features, ws) if synthesize else None), ws
 
     def compile_networks(self) -> None:
