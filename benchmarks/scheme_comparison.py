@@ -11,6 +11,12 @@ against the test images; its interval is the 2.5–97.5 % range over 200 random 
 table is printed. Channel draws depend only on (SNR, batch start): schemes with the same number
 of channel symbols see the same noise, so rows of different schemes pair per image too.
 
+``--solves FOLDER`` reads InverseJSCC's ILO solves from ``benchmarks/inverse_decision_cache.py``'s
+files (``FOLDER/<jscc>/<channel>_<SNR>dB/default``) instead of solving again: the scheme runs
+as usual (DeepJSCC, channel, calibration, consistency test) and only the solver call returns the
+cached G of the bit-identical x̂ (a missing one is an error). The solve is deterministic with the
+default settings (w from w_avg, constant noise), so the numbers are those of a full run.
+
     python benchmarks/scheme_comparison.py --data prior:stylegan2-photos64 --limit 64 --snr=-5,0,5 \\
         --scheme "inverse jscc=deepjscc-64-bcr1_48 prior=stylegan2-photos64" --out results/inverse/in_range.json
 """
@@ -54,6 +60,27 @@ def kid_with_interval(features: np.ndarray, reference: np.ndarray, subsets: np.n
     return whole, float(np.percentile(halves, 2.5)), float(np.percentile(halves, 97.5))
 
 
+def read_cached_solves(scheme, folder: Path) -> None:
+    """Make ``scheme``'s solver return the cached G for each x̂ (matched bit for bit) from ``folder``."""
+    from types import SimpleNamespace
+
+    solves = {}
+    for path in sorted(folder.glob("*.pt")):
+        batch = torch.load(path)
+        for xhat, G in zip(batch["xhat"], batch["G"]):
+            solves[xhat.numpy().tobytes()] = G
+    if not solves:
+        raise SystemExit(f"no cached solves in {folder}: run benchmarks/inverse_decision_cache.py first")
+
+    def cached(observed, seeds):
+        try:
+            return SimpleNamespace(images=torch.stack([solves[x.cpu().contiguous().numpy().tobytes()] for x in observed]))
+        except KeyError:
+            raise SystemExit(f"an x̂ has no cached solve in {folder}: extend the cache to these images") from None
+
+    scheme._invert = cached
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scheme", action="append", required=True, help="spec and options, e.g. 'inverse jscc=X steps=100'")
@@ -66,6 +93,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--no-kid", action="store_true", help="skip KID (the Inception features dominate the time)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--solves", type=Path, default=None, help="cached InverseJSCC solves (see the docstring)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -84,6 +112,8 @@ def main() -> None:
         spec, options = parse_scheme(text)
         scheme = build_scheme(spec, **options)
         for snr in snrs:
+            if args.solves is not None and scheme.kind == "inverse":
+                read_cached_solves(scheme, args.solves / Path(options["jscc"]).stem / f"{args.channel}_{snr:g}dB" / "default")
             outputs: dict[tuple[str, str], list[torch.Tensor]] = {}
             reports: dict[str, list[torch.Tensor]] = {}
             started = time.time()

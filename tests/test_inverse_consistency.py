@@ -9,19 +9,20 @@ import torch.nn.functional as F
 from torch import nn
 
 import genjscc.schemes.consistency as consistency_module
-from genjscc.channel import AWGN
+from genjscc.channel import AWGN, complex_to_real, real_to_complex
 from genjscc.data import load_dataset, stack
 from genjscc.evaluate import evaluate
 from genjscc.inversion import ILOSettings
 from genjscc.models.stylegan2.sampling import sample_images
 from genjscc.schemes import build_scheme
 from genjscc.schemes.base import Scheme
-from genjscc.schemes.consistency import ConsistencyTest, weights_hash
+from genjscc.schemes.consistency import ConsistencyTest, blend_weights, likelihood_gap, weights_hash
 from genjscc.schemes.inverse import InverseScheme
 from test_inversion import tiny_generator  # 16² generator, images mostly inside [-1, 1], w_avg at the mean w
 
 SETTINGS = ILOSettings(steps=(40,), lpips=0.0)  # MSE-only objective: no LPIPS network, fast
-TEST = ConsistencyTest(quantile=0.9, samples=16, batch=16)
+TEST = ConsistencyTest(quantile=0.9, ramp_from=0.5, blend=0.8, samples=16, batch=16)
+HARD = ConsistencyTest(statistic="reencoding", quantile=0.9, ramp_from=0.9, blend=1.0, samples=16)  # the earlier rule
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +34,11 @@ def _one_thread():
 
 
 class BlurryLink(nn.Module):
-    """Stands in for a DeepJSCC: noise-free it outputs ``gain · blur3(x)`` (``decode(*encode(x))``)."""
+    """Stands in for a DeepJSCC: the symbols are ``SCALE · (gain · blur3(x) − 1/2)`` paired into complex
+    numbers, the decoder undoes that pairing and scaling; through AWGN at S dB x̂ is
+    ``gain · blur3(x)`` plus pixel noise of standard deviation ``√(10^(−S/10) / 2) / SCALE``."""
+
+    SCALE = 8.0
 
     def __init__(self):
         super().__init__()
@@ -41,14 +46,15 @@ class BlurryLink(nn.Module):
 
     @torch.no_grad()
     def encode(self, images, snr_db):
-        return self.gain * F.avg_pool2d(F.pad(images, [1] * 4, mode="replicate"), 3, stride=1), images.shape
+        blurred = self.gain * F.avg_pool2d(F.pad(images, [1] * 4, mode="replicate"), 3, stride=1)
+        return real_to_complex(self.SCALE * (blurred - 0.5)), images.shape
 
     def decode(self, symbols, shape, snr_db):
-        return symbols
+        return complex_to_real(symbols, shape) / self.SCALE + 0.5
 
 
 class BlurryScheme(Scheme):
-    """x̂ = clamp(gain · blur3(x) + 0.05 · 10^(-SNR/20) · n), n ~ N(0, 1) from the channel's generator."""
+    """The DeepJSCC stand-in as a scheme: x̂ = clamp(decode(channel(encode(x))))."""
 
     kind = "deepjscc"
 
@@ -57,9 +63,9 @@ class BlurryScheme(Scheme):
         self.model = BlurryLink()
 
     def transmit(self, images, channel, snr_db, *, generator=None):
-        noise = torch.randn(images.shape, generator=generator)
-        return (self.model.decode(*self.model.encode(images, snr_db), snr_db) + 0.05 * 10 ** (-float(snr_db) / 20)
-                * noise).clamp(0, 1)
+        model = self.model
+        return model.decode(channel(*model.encode(images, snr_db)[:1], snr_db, generator=generator), images.shape,
+                            snr_db).clamp(0, 1)
 
 
 def scheme(G: nn.Module, jscc: Scheme | None = None, test: ConsistencyTest | None = TEST) -> InverseScheme:
@@ -71,21 +77,65 @@ def out_of_range(n: int) -> torch.Tensor:
     return stack(load_dataset("photos", "test", 16, limit=n))
 
 
-def test_in_range_images_pass_and_others_get_the_deepjscc_output_back():
+@pytest.mark.parametrize("statistic", ["likelihood", "reencoding"])
+def test_in_range_images_get_the_priors_image_and_others_the_deepjscc_output(statistic):
     G = tiny_generator()
-    inverse = scheme(G)
+    inverse = scheme(G, test=ConsistencyTest(statistic=statistic, quantile=0.9, ramp_from=0.5, blend=0.8, samples=16))
     inside = sample_images(G, range(10_000, 10_016))  # seeds the calibration (2^41 + i) never uses
     outside = out_of_range(16)
-    accepted = {}
+    accepted, weight = {}, {}
     for name, images in (("inside", inside), ("outside", outside)):
         out = inverse.transmit(images, AWGN(), 10.0, generator=torch.Generator().manual_seed(3))
-        flags = inverse.reports["accepted"].bool()
+        alpha = inverse.reports["weight"]
         observed = inverse.stage_outputs["blurry"][1]
         unchecked = inverse.stage_outputs["inverse(blurry+tiny):unchecked"][1]
-        assert torch.equal(out[flags], unchecked[flags]) and torch.equal(out[~flags], observed[~flags])
-        accepted[name] = flags.float().mean().item()
-    assert accepted["inside"] >= 0.7, accepted  # the calibration accepts about 90 % of prior images (13/16 here)
-    assert accepted["outside"] <= 0.2, accepted  # (0/16 here)
+        assert torch.allclose(out, observed + alpha.view(-1, 1, 1, 1) * (unchecked - observed), atol=1e-6)
+        assert 0 <= alpha.min() and alpha.max() <= 0.8 + 1e-6  # never more of G than the cap
+        assert torch.equal(inverse.reports["accepted"], (alpha > 0).float())
+        accepted[name], weight[name] = (alpha > 0).float().mean().item(), alpha.mean().item()
+    assert accepted["inside"] >= 0.7 and weight["inside"] >= 0.4, (accepted, weight)  # ~ 90 % pass, half in full
+    assert accepted["outside"] <= 0.2 and weight["outside"] <= 0.1, (accepted, weight)  # (0/16 here)
+
+
+def test_the_earlier_rule_sends_either_g_or_the_deepjscc_output():
+    G = tiny_generator()
+    inverse = scheme(G, test=HARD)
+    images = torch.cat([sample_images(G, range(10_000, 10_008)), out_of_range(8)])
+    out = inverse.transmit(images, AWGN(), 10.0, generator=torch.Generator().manual_seed(3))
+    flags = inverse.reports["accepted"].bool()
+    observed = inverse.stage_outputs["blurry"][1]
+    unchecked = inverse.stage_outputs["inverse(blurry+tiny):unchecked"][1]
+    assert torch.equal(out[flags], unchecked[flags]) and torch.equal(out[~flags], observed[~flags])
+    assert 0 < flags.float().mean() < 1 and torch.equal(inverse.reports["weight"], flags.float())
+
+
+def test_blend_weights_ramp_from_the_lower_to_the_upper_threshold():
+    statistic = torch.tensor([0.0, 1.0, 1.5, 2.0, 3.0, 1.0])
+    low, high = torch.tensor([1.0] * 5 + [2.0]), torch.full((6,), 2.0)
+    assert torch.allclose(blend_weights(statistic, low, high, 0.8), torch.tensor([0.8, 0.8, 0.4, 0.0, 0.0, 0.8]))
+    hard = blend_weights(statistic, high, high, 1.0)  # τ_p = τ_q: the hard test, equality accepted
+    assert torch.equal(hard, torch.tensor([1.0, 1.0, 1.0, 1.0, 0.0, 1.0]))
+
+
+def test_likelihood_gap_is_the_symbol_residual_of_g_against_that_of_the_deepjscc_output():
+    """L = mean |ỹ − E(G)|² − mean |ỹ − E(x̂)|²: negative when G is the sent image and x̂ is not, and it grows
+    by mean |E(G) − E(x)|² (for noise orthogonal to that difference) when G moves away from the sent image."""
+    def encode(images):
+        return real_to_complex(images.flatten(1))
+
+    x = torch.rand(2, 3, 4, 4)
+    noise = 0.1 * real_to_complex(torch.randn(2, 48))
+    received = encode(x) + noise
+    xhat = (x + 0.3).clamp(0, 1)
+    exact = likelihood_gap(encode, x, xhat, received)
+    expected = noise.abs().square().mean(1) - (received - encode(xhat)).abs().square().mean(1)
+    assert torch.allclose(exact, expected, atol=1e-6) and (exact < 0).all()
+    shift = torch.zeros_like(x)
+    shift[:, 0, 0, 0] = 0.5  # one real value of symbol 0; the noise there is taken out below
+    noise[:, 0] = 0
+    received = encode(x) + noise
+    moved = likelihood_gap(encode, x + shift, xhat, received) - likelihood_gap(encode, x, xhat, received)
+    assert torch.allclose(moved, torch.full((2,), 0.25 / 24), atol=1e-6)
 
 
 def test_without_the_test_every_image_is_the_priors_and_nothing_is_calibrated(monkeypatch):
@@ -114,22 +164,27 @@ def test_calibration_is_cached_and_rebuilt_when_the_prior_or_the_deepjscc_change
     G, jscc = tiny_generator(), BlurryScheme()
     first = scheme(G, jscc).thresholds(AWGN(), 10.0, 2)
     built = len(calls)
-    assert built == 1 and torch.equal(first, first[:1].expand(2))
+    assert built == 1 and first.shape == (2, 2) and torch.equal(first, first[:1].expand(2, 2))
+    assert first[0, 0] < first[0, 1]  # τ_p below τ_q
     again = scheme(tiny_generator(), BlurryScheme()).thresholds(AWGN(), 10.0, 3)  # other objects, same weights
-    assert len(calls) == built and again[0] == first[0]  # read back from the cache
-    looser = scheme(G, jscc, ConsistencyTest(quantile=1.0, samples=16)).thresholds(AWGN(), 10.0, 1)
-    assert len(calls) == built and looser[0] > first[0]  # the quantile is applied to the cached objectives
+    assert len(calls) == built and torch.equal(again[0], first[0])  # read back from the cache
+    looser = scheme(G, jscc, ConsistencyTest(quantile=1.0, ramp_from=0.9, blend=0.8, samples=16))
+    looser = looser.thresholds(AWGN(), 10.0, 1)
+    assert len(calls) == built and (looser[0] > first[0]).all()  # the quantiles are applied to the cached values
     per_image = scheme(G, jscc).thresholds(AWGN(), torch.tensor([10.0, 0.0, 10.0]), 3)
     assert len(calls) == built + 1  # one more SNR, calibrated once
-    assert per_image[0] == per_image[2] == first[0] and per_image[1] != first[0]  # its own calibration
+    assert torch.equal(per_image[0], first[0]) and torch.equal(per_image[2], first[0])
+    assert not torch.equal(per_image[1], first[0])  # its own calibration
+    scheme(G, jscc, HARD).thresholds(AWGN(), 10.0, 1)
+    assert len(calls) == built + 2  # another statistic: its own calibration
     with torch.no_grad():
         jscc.model.gain.fill_(0.9)
     scheme(G, jscc).thresholds(AWGN(), 10.0, 1)
-    assert len(calls) == built + 2  # the DeepJSCC changed
+    assert len(calls) == built + 3  # the DeepJSCC changed
     with torch.no_grad():
         next(G.synthesis.parameters()).add_(0.01)
     scheme(G, jscc).thresholds(AWGN(), 10.0, 1)
-    assert len(calls) == built + 3  # the prior changed
+    assert len(calls) == built + 4  # the prior changed
 
 
 def test_a_corrupt_cache_file_is_computed_again(monkeypatch, tmp_path):
@@ -138,7 +193,7 @@ def test_a_corrupt_cache_file_is_computed_again(monkeypatch, tmp_path):
     first = scheme(G).thresholds(AWGN(), 10.0, 1)
     (path,) = (consistency_module.cache_dir() / "inverse-consistency").glob("*.json")
     path.write_text('{"key": ')  # as a killed writer could never leave it (atomic), but a disk might
-    assert scheme(G).thresholds(AWGN(), 10.0, 1)[0] == first[0]
+    assert torch.equal(scheme(G).thresholds(AWGN(), 10.0, 1)[0], first[0])
 
 
 def test_weights_hash_sees_every_tensor():
@@ -157,6 +212,7 @@ def test_evaluation_records_the_fraction_accepted_and_the_unchecked_output():
     by = {(r.model, r.metric): r for r in records}
     accepted = by[("inverse(blurry+tiny)", "accepted")]
     assert 0 < accepted.mean < 1 and accepted.n == 8  # a mixed batch
+    assert 0 < by[("inverse(blurry+tiny)", "weight")].mean <= 0.8
     assert {("blurry", "psnr"), ("inverse(blurry+tiny):unchecked", "psnr")} <= set(by)
     assert ("blurry", "accepted") not in by
 
@@ -166,6 +222,12 @@ def test_scheme_options():
         ConsistencyTest(quantile=0.0)
     with pytest.raises(ValueError, match="consistency_samples"):
         ConsistencyTest(samples=1)
+    with pytest.raises(ValueError, match="consistency_ramp_from must be in .0, consistency_quantile"):
+        ConsistencyTest(quantile=0.8, ramp_from=0.9)
+    with pytest.raises(ValueError, match="consistency_blend"):
+        ConsistencyTest(blend=0.0)
+    with pytest.raises(ValueError, match="consistency_statistic must be one of likelihood, reencoding"):
+        ConsistencyTest(statistic="psnr")
 
 
 def test_builder_options(tiny_model, tiny_prior):
@@ -176,5 +238,8 @@ def test_builder_options(tiny_model, tiny_prior):
     custom = build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), consistency_quantile=0.8,
                           consistency_samples=32)
     assert custom.consistency == ConsistencyTest(quantile=0.8, samples=32)
+    earlier = build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), consistency_statistic="reencoding",
+                           consistency_quantile=0.9, consistency_ramp_from=0.9, consistency_blend=1)
+    assert earlier.consistency == ConsistencyTest(statistic="reencoding", quantile=0.9, ramp_from=0.9, blend=1.0)
     with pytest.raises(ValueError, match="consistency takes true or false"):
         build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), consistency="maybe")

@@ -10,17 +10,20 @@ Options (``--set key=value``): ``jscc`` (DeepJSCC zoo name or file, required), `
 ``space``, ``lr``, ``mse``, ``lpips``, ``lpips_net``, ``geocross``, ``optimize_noise``,
 ``first_block``, ``select``), ``seed`` and ``progress``.
 
-Consistency test (:mod:`.consistency`, ``consistency=true`` by default): per image, G is sent out
-only when it explains x̂ through the DeepJSCC about as well as images the prior can make do (the
-statistic is below the ``consistency_quantile`` of its value on ``consistency_samples`` prior
-samples sent at the same SNR, computed once and cached); otherwise x̂ goes out unchanged. ``consistency=false`` is the scheme
-without the test (every image replaced by G). The test costs no solver step: the solve runs once
-per batch, and the decision adds two noise-free DeepJSCC passes (of G and of x̂).
+Consistency test (:mod:`.consistency`, ``consistency=true`` by default): per image, the output is
+``x̂ + α (G − x̂)`` with α from how well G explains the received symbols compared with x̂, against
+that statistic on ``consistency_samples`` prior samples sent at the same SNR (computed once and
+cached): ``consistency_blend`` (the most of G sent) where it is at most its
+``consistency_ramp_from`` quantile, 0 from its ``consistency_quantile`` on, linear between.
+``consistency=false`` is the scheme without the test (every image replaced by G). The test costs
+no solver step: the solve runs once per batch, and the decision adds two noise-free encoder passes
+(of G and of x̂; two encoder and decoder passes with ``consistency_statistic=reencoding``).
 
 After each ``transmit`` the DeepJSCC output is kept in :attr:`stage_outputs`, so evaluation
 records DeepJSCC and InverseJSCC on the same images and channel draws (a paired comparison);
 with the test, the untested inversion is kept there too (label ``...:unchecked``) and
-:attr:`reports` holds ``accepted`` ``[B]`` (1 where G was sent), whose mean is the fraction accepted.
+:attr:`reports` holds ``accepted`` ``[B]`` (1 where α > 0), whose mean is the fraction accepted,
+and ``weight`` ``[B]`` (α).
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ from genjscc.models.stylegan2.sampling import DEFAULT_TRUNCATION
 from genjscc.schemes.base import Scheme, parse_flag, register_scheme
 from genjscc.schemes.consistency import (
     ConsistencyTest,
+    blend_weights,
     calibration_statistics,
+    likelihood_gap,
     reencoding_ratio,
     threshold,
     weights_hash,
@@ -69,11 +74,11 @@ class InverseScheme(Scheme):
         self.settings, self.seed, self.progress = settings, seed, progress
         self.consistency = consistency  # None: every image is replaced by the prior's (no test)
         self.calls = 0
-        self._limits: dict[tuple[str, float], float] = {}  # (channel, SNR) -> τ; the networks are frozen
+        self._limits: dict[tuple[str, float], tuple[float, float]] = {}  # (channel, SNR) -> (τ_p, τ_q)
 
     def transmit(self, images, channel, snr_db, *, generator=None):
         self.check_size(*images.shape[-2:])  # before any work: the solve is the cost of this scheme
-        observed = self.jscc.transmit(images, channel, snr_db, generator=generator).clamp(0, 1)
+        observed, received = self._send(images, channel, snr_db, generator)
         # a fixed seed per call and image: the same evaluation reproduces itself
         seeds = [self.seed * 1_000_003 + self.calls * 4096 + i for i in range(images.shape[0])]
         self.calls += 1
@@ -81,29 +86,48 @@ class InverseScheme(Scheme):
         self.stage_outputs = {self.jscc.label: ("deepjscc", observed)}
         if self.consistency is None:
             return result.images
-        limits = self.thresholds(channel, snr_db, images.shape[0])
-        accepted = self.statistic(result.images, observed, snr_db).cpu() <= limits
+        low, high = self.thresholds(channel, snr_db, images.shape[0]).unbind(dim=1)
+        statistic = self.statistic(result.images, observed, received, snr_db)
+        weight = blend_weights(statistic, low, high, self.consistency.blend)
         self.stage_outputs[f"{self.label}:unchecked"] = (self.kind, result.images)  # the label of consistency=false
-        self.reports = {"accepted": accepted.float()}
-        return torch.where(accepted.view(-1, 1, 1, 1).to(observed.device), result.images.to(observed.device),
-                           observed)
+        self.reports = {"accepted": (weight > 0).float(), "weight": weight}
+        alpha = weight.view(-1, 1, 1, 1).to(observed.device)
+        return observed + alpha * (result.images.to(observed.device) - observed)
+
+    def _send(self, images: torch.Tensor, channel: Channel, snr_db, generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """x̂ ``[B, 3, H, W]`` in [0, 1] and the symbols its decoder received ``[B, k]``: the DeepJSCC's
+        forward pass (encoder, channel, decoder) with the channel output kept."""
+        model = self.jscc.model
+        with torch.inference_mode():
+            symbols, shape = model.encode(images.to(self.jscc.device), snr_db)
+            received = channel(symbols, snr_db, generator=generator)
+            return model.decode(received, shape, snr_db).clamp(0, 1), received
 
     def _invert(self, observed: torch.Tensor, seeds: list[int]) -> InversionResult:
         return invert(self.prior, observed, self.settings, seeds=seeds, progress=self.progress)
 
-    def statistic(self, candidates: torch.Tensor, observed: torch.Tensor, snr_db: float | torch.Tensor) -> torch.Tensor:
-        """The consistency statistic ``R [N]`` of candidates G for DeepJSCC outputs x̂ (:func:`reencoding_ratio`),
-        the DeepJSCC run without channel noise at the SNR it was sent at."""
+    def statistic(self, candidates: torch.Tensor, observed: torch.Tensor, received: torch.Tensor,
+                  snr_db: float | torch.Tensor) -> torch.Tensor:
+        """The consistency statistic ``[N]`` of candidates G for DeepJSCC outputs x̂ and the symbols ỹ that
+        made them: :func:`likelihood_gap` or :func:`reencoding_ratio`, the DeepJSCC run without channel
+        noise at the SNR it was sent at."""
         model = self.jscc.model
+
+        def encode(images: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():
+                return model.encode(images, snr_db)[0]
 
         def reencode(images: torch.Tensor) -> torch.Tensor:
             with torch.inference_mode():
                 return model.decode(*model.encode(images, snr_db), snr_db).clamp(0, 1)
 
-        return reencoding_ratio(reencode, candidates, observed)
+        if self.consistency is not None and self.consistency.statistic == "reencoding":
+            return reencoding_ratio(reencode, candidates, observed)
+        return likelihood_gap(encode, candidates, observed, received)
 
     def thresholds(self, channel: Channel, snr_db: float | torch.Tensor, n: int) -> torch.Tensor:
-        """τ ``[n]`` of the consistency test for each image's SNR (calibrated once per SNR, then cached)."""
+        """(τ_p, τ_q) ``[n, 2]`` of the consistency test for each image's SNR (calibrated once per SNR, then
+        cached)."""
         snrs = torch.as_tensor(snr_db, dtype=torch.float64).flatten().cpu().expand(n) if torch.is_tensor(snr_db) \
             else torch.full((n,), float(snr_db), dtype=torch.float64)
         link = channel.describe()
@@ -112,15 +136,15 @@ class InverseScheme(Scheme):
             key = {"prior": weights_hash(self.prior), "jscc": weights_hash(self.jscc.model),
                    "settings": asdict(self.settings), "channel": link, "solver_seed": self.seed}
             self._limits.update({(link, snr): self._threshold(channel, snr, key) for snr in missing})
-        return torch.tensor([self._limits[(link, snr)] for snr in snrs.tolist()], dtype=torch.float32)
+        return torch.tensor([self._limits[(link, snr)] for snr in snrs.tolist()], dtype=torch.float32).view(n, 2)
 
-    def _threshold(self, channel: Channel, snr: float, key: dict) -> float:
+    def _threshold(self, channel: Channel, snr: float, key: dict) -> tuple[float, float]:
         def statistic(images, snr_db, generator, seeds):
-            observed = self.jscc.transmit(images, channel, snr_db, generator=generator).clamp(0, 1)
-            return self.statistic(self._invert(observed, seeds).images, observed, snr_db)
+            observed, received = self._send(images, channel, snr_db, generator)
+            return self.statistic(self._invert(observed, seeds).images, observed, received, snr_db)
 
         values = calibration_statistics(self.prior, statistic, self.consistency, {**key, "snr_db": snr})
-        return threshold(values, self.consistency.quantile)
+        return threshold(values, self.consistency.ramp_from), threshold(values, self.consistency.quantile)
 
     def bcr(self, height, width):
         return self.jscc.bcr(height, width)
@@ -172,8 +196,9 @@ def build_inverse(model: Path | None, *, jscc: str | None = None, prior: str = "
                   lpips_net: str | None = None, geocross: float | None = None, optimize_noise: bool | None = None,
                   first_block: int | None = None, select: str | None = None, radii: str | None = None,
                   seed: int = 0, progress: bool = False, consistency: bool | str = True,
-                  consistency_quantile: float = 0.9, consistency_samples: int = 64,
-                  consistency_truncation: float = DEFAULT_TRUNCATION) -> Scheme:
+                  consistency_statistic: str | None = None, consistency_quantile: float | None = None,
+                  consistency_ramp_from: float | None = None, consistency_blend: float | None = None,
+                  consistency_samples: int = 64, consistency_truncation: float = DEFAULT_TRUNCATION) -> Scheme:
     """InverseJSCC from a DeepJSCC (``jscc``) and a StyleGAN2 prior (``prior``); solver settings as ILOSettings;
     ``consistency`` (on by default) and its ``consistency_*`` settings as :class:`ConsistencyTest`."""
     if model is not None:
@@ -184,8 +209,11 @@ def build_inverse(model: Path | None, *, jscc: str | None = None, prior: str = "
              "lpips_net": lpips_net, "geocross": geocross, "optimize_noise": optimize_noise,
              "first_block": first_block, "select": select, "radii": radii}
     settings = ilo_settings(**{k: v for k, v in given.items() if v is not None})
-    test = ConsistencyTest(quantile=float(consistency_quantile), samples=int(consistency_samples),
-                           truncation=float(consistency_truncation)) if parse_flag(consistency, "consistency") else None
+    rule = {"statistic": consistency_statistic, "quantile": consistency_quantile, "ramp_from": consistency_ramp_from,
+            "blend": consistency_blend}
+    test = ConsistencyTest(**{k: (str(v) if k == "statistic" else float(v)) for k, v in rule.items() if v is not None},
+                           samples=int(consistency_samples), truncation=float(consistency_truncation)) \
+        if parse_flag(consistency, "consistency") else None
     jscc_path, prior_path = resolve_model(jscc), _resolve_prior(prior)
     generator = load_stylegan2(prior_path)
     jscc_scheme = build_deepjscc(jscc_path)

@@ -1,0 +1,142 @@
+"""Compare InverseJSCC consistency rules offline on the solves cached by ``inverse_decision_cache.py``.
+
+Every rule maps a per-image statistic s (lower = G explains what arrived better) to a weight
+α ∈ [0, 1] and sends ``x̂ + α (G − x̂)``; thresholds are quantiles of s on the cached
+``calibration`` prior samples only (the test sets are used for scoring alone). Per rule, set and
+point it prints the paired ΔPSNR and ΔLPIPS-alex against DeepJSCC's x̂ (mean ± 95 % half-width),
+the fraction accepted (α > 0) and, in range, the share of the unchecked LPIPS gain kept.
+
+    python benchmarks/inverse_decision_rules.py runs/inverse-decision/deepjscc-64-bcr1_48/awgn_-5dB/default ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import torch
+
+from genjscc.evaluate import mean_ci95
+from genjscc.metrics import PER_IMAGE_METRICS
+
+
+def load_set(folder: Path, name: str) -> dict[str, torch.Tensor] | None:
+    parts = [torch.load(p) for p in sorted(folder.glob(f"{name}-*.pt"))]
+    if not parts:
+        return None
+    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+
+def snr_of(folder: Path) -> float:
+    return float(folder.parent.name.split("_")[-1].removesuffix("dB"))
+
+
+def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a.float() - b.float()).square().flatten(1).mean(dim=1)
+
+
+def statistics(c: dict[str, torch.Tensor], snr_db: float) -> dict[str, torch.Tensor]:
+    """Candidate statistics [N] from what the receiver has (never ``x``)."""
+    sigma2 = 10 ** (-snr_db / 10)  # complex noise variance per symbol at P = 1
+    sym_G = (c["received"] - c["enc_G"]).abs().square().mean(dim=1)
+    sym_xhat = (c["received"] - c["enc_xhat"]).abs().square().mean(dim=1)
+    enc_gap = (c["enc_G"] - c["enc_xhat"]).abs().square().mean(dim=1)
+    lp = c["loss"] - c["mse"]
+    return {
+        "reencoding_ratio": mse(c["dec_G"], c["xhat"]) / (mse(c["dec_xhat"], c["xhat"]) + 1e-8),
+        "reencoding_mse": mse(c["dec_G"], c["xhat"]),
+        "symbol_residual": sym_G / sigma2,
+        "symbol_ratio": sym_G / sym_xhat,
+        "symbol_excess": sym_G - sym_xhat,
+        "encoding_gap": enc_gap,
+        "solver_mse": c["mse"],
+        "solver_lpips": lp,
+        "solver_loss": c["loss"],
+        "mse_over_texture": c["mse"] / (mse(c["dec_xhat"], c["xhat"]) + 1e-8),
+        "w_distance": c["w"].norm(dim=1),
+        "reencoding_lpips": PER_IMAGE_METRICS["lpips-alex"](c["dec_G"], c["xhat"]).float(),
+        "reencoding_lpips_ratio": PER_IMAGE_METRICS["lpips-alex"](c["dec_G"], c["xhat"]).float()
+        / (PER_IMAGE_METRICS["lpips-alex"](c["dec_xhat"], c["xhat"]).float() + 1e-8),
+    }
+
+
+def alpha_hard(s: torch.Tensor, tau: float) -> torch.Tensor:
+    return (s <= tau).float()
+
+
+def alpha_ramp(s: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    return ((hi - s) / max(hi - lo, 1e-12)).clamp(0, 1)
+
+
+def score(c: dict[str, torch.Tensor], alpha: torch.Tensor) -> dict[str, torch.Tensor]:
+    out = c["xhat"] + alpha.view(-1, 1, 1, 1) * (c["G"] - c["xhat"])
+    return {"psnr": PER_IMAGE_METRICS["psnr"](out, c["x"]).double(),
+            "lpips": PER_IMAGE_METRICS["lpips-alex"](out, c["x"]).double()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("--quantiles", default="0.5,0.7,0.8,0.9,0.95")
+    parser.add_argument("--stats", default=None, help="comma list of statistics (default: all)")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    quantiles = [float(q) for q in args.quantiles.split(",")]
+    report = []
+    for folder in args.folders:
+        snr = snr_of(folder)
+        sets = {name: load_set(folder, name) for name in ("calibration", "in_range", "photos")}
+        if sets["calibration"] is None:
+            print(f"{folder}: no calibration yet")
+            continue
+        calib = statistics(sets["calibration"], snr)
+        names = args.stats.split(",") if args.stats else list(calib)
+        stats = {name: statistics(sets[name], snr) for name in ("in_range", "photos") if sets[name] is not None}
+        base, unchecked = {}, {}
+        for name in ("in_range", "photos"):
+            if sets[name] is None:
+                continue
+            n = len(sets[name]["x"])
+            base[name] = score(sets[name], torch.zeros(n))
+            unchecked[name] = score(sets[name], torch.ones(n))
+        print(f"\n== {folder}  (calibration {len(calib[names[0]])}, " +
+              ", ".join(f"{k} {len(sets[k]['x'])}" for k in base) + ")")
+        for name in base:
+            d_p = mean_ci95(unchecked[name]["psnr"] - base[name]["psnr"])
+            d_l = mean_ci95(unchecked[name]["lpips"] - base[name]["lpips"])
+            print(f"  unchecked {name}: dPSNR {d_p[0]:+.2f}±{d_p[1]:.2f} dLPIPS {d_l[0]:+.3f}±{d_l[1]:.3f}")
+        for stat in names:
+            rules = [(f"hard q={q}", lambda s, q=q, v=calib[stat]: alpha_hard(s, torch.quantile(v.double(), q).item()))
+                     for q in quantiles]
+            rules += [(f"ramp {lo}-{hi}", lambda s, lo=lo, hi=hi, v=calib[stat]: alpha_ramp(
+                s, torch.quantile(v.double(), lo).item(), torch.quantile(v.double(), hi).item()))
+                      for lo, hi in ((0.5, 0.95), (0.7, 0.99), (0.8, 1.0))]
+            for label, rule in rules:
+                line = f"  {stat:18s} {label:14s}"
+                entry = {"folder": str(folder), "snr_db": snr, "statistic": stat, "rule": label}
+                for name in base:
+                    s = stats[name][stat]
+                    alpha = rule(s)
+                    sc = score(sets[name], alpha)
+                    d_p = mean_ci95(sc["psnr"] - base[name]["psnr"])[0]
+                    d_l = mean_ci95(sc["lpips"] - base[name]["lpips"])[0]
+                    acc = (alpha > 0).float().mean().item()
+                    entry[name] = {"dpsnr": d_p, "dlpips": d_l, "accepted": acc}
+                    if name == "in_range":
+                        gain = (unchecked[name]["lpips"] - base[name]["lpips"]).mean().item()
+                        kept = d_l / gain if gain < 0 else math.nan
+                        entry[name]["kept"] = kept
+                        line += f" | in {d_p:+.2f} {d_l:+.3f} acc {acc:.2f} kept {kept:.2f}"
+                    else:
+                        ok = d_l <= 0 and d_p >= -0.5
+                        line += f" | ph {d_p:+.2f} {d_l:+.3f} acc {acc:.2f} {'OK' if ok else '  '}"
+                print(line)
+                report.append(entry)
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
