@@ -3,7 +3,7 @@ held-out photo crops) sent with ``consistency=true`` and ``false``, interleaved,
 calibration has been built (it is built once per SNR and cached, so it is timed apart).
 
 Prints seconds per image with and without the test, the difference (two noise-free DeepJSCC passes
-per batch; the thresholds are looked up once per SNR), and the fraction of the batch accepted.
+per batch; the calibration is looked up once per SNR), and the fraction of the batch accepted.
 
     python benchmarks/inverse_consistency_cost.py [--steps 10] [--batch 16] [--repeats 3] [--threads 1]
 """
@@ -38,7 +38,7 @@ def main() -> None:
     tested = build_scheme("inverse", **common, consistency_samples=args.batch)
     plain = build_scheme("inverse", **common, consistency=False)
     started = time.perf_counter()
-    tested.thresholds(AWGN(), args.snr, 1)
+    tested.calibration(AWGN(), args.snr)
     print(f"calibration ({args.batch} prior samples, {args.steps} steps; cached afterwards): "
           f"{time.perf_counter() - started:.1f} s")
     seconds = {"with the test": [], "without": []}

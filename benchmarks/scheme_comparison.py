@@ -118,7 +118,7 @@ def main() -> None:
             reports: dict[str, list[torch.Tensor]] = {}
             started = time.time()
             if getattr(scheme, "consistency", None) is not None:  # InverseJSCC's test: calibrated (or read) first
-                scheme.thresholds(channel, snr, 1)
+                scheme.calibration(channel, snr)
             calibration_seconds = time.time() - started
             started = time.time()
             for i in range(0, n, args.batch_size):

@@ -16,13 +16,13 @@ from genjscc.inversion import ILOSettings
 from genjscc.models.stylegan2.sampling import sample_images
 from genjscc.schemes import build_scheme
 from genjscc.schemes.base import Scheme
-from genjscc.schemes.consistency import ConsistencyTest, blend_weights, likelihood_gap, weights_hash
+from genjscc.schemes.consistency import ConsistencyTest, blend_weights, in_range_pvalue, likelihood_gap, weights_hash
 from genjscc.schemes.inverse import InverseScheme
 from test_inversion import tiny_generator  # 16² generator, images mostly inside [-1, 1], w_avg at the mean w
 
 SETTINGS = ILOSettings(steps=(40,), lpips=0.0)  # MSE-only objective: no LPIPS network, fast
-TEST = ConsistencyTest(quantile=0.9, ramp_from=0.5, blend=0.8, samples=16, batch=16)
-HARD = ConsistencyTest(statistic="reencoding", quantile=0.9, ramp_from=0.9, blend=1.0, samples=16)  # the earlier rule
+TEST = ConsistencyTest(samples=16, batch=16)  # the default weight: 0.9 · p-value^(1/3)
+HARD = ConsistencyTest(statistic="reencoding", quantile=0.9, blend=1.0, samples=16)  # the earlier rule
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +80,7 @@ def out_of_range(n: int) -> torch.Tensor:
 @pytest.mark.parametrize("statistic", ["likelihood", "reencoding"])
 def test_in_range_images_get_the_priors_image_and_others_the_deepjscc_output(statistic):
     G = tiny_generator()
-    inverse = scheme(G, test=ConsistencyTest(statistic=statistic, quantile=0.9, ramp_from=0.5, blend=0.8, samples=16))
+    inverse = scheme(G, test=ConsistencyTest(statistic=statistic, samples=16))
     inside = sample_images(G, range(10_000, 10_016))  # seeds the calibration (2^41 + i) never uses
     outside = out_of_range(16)
     accepted, weight = {}, {}
@@ -90,11 +90,12 @@ def test_in_range_images_get_the_priors_image_and_others_the_deepjscc_output(sta
         observed = inverse.stage_outputs["blurry"][1]
         unchecked = inverse.stage_outputs["inverse(blurry+tiny):unchecked"][1]
         assert torch.allclose(out, observed + alpha.view(-1, 1, 1, 1) * (unchecked - observed), atol=1e-6)
-        assert 0 <= alpha.min() and alpha.max() <= 0.8 + 1e-6  # never more of G than the cap
+        assert 0 <= alpha.min() and alpha.max() <= 0.9 + 1e-6  # never more of G than the cap
         assert torch.equal(inverse.reports["accepted"], (alpha > 0).float())
         accepted[name], weight[name] = (alpha > 0).float().mean().item(), alpha.mean().item()
-    assert accepted["inside"] >= 0.7 and weight["inside"] >= 0.4, (accepted, weight)  # ~ 90 % pass, half in full
-    assert accepted["outside"] <= 0.2 and weight["outside"] <= 0.1, (accepted, weight)  # (0/16 here)
+    # in range the p-value is about uniform: E[0.9 P^(1/3)] = 0.675
+    assert accepted["inside"] >= 0.8 and weight["inside"] >= 0.45, (accepted, weight)
+    assert accepted["outside"] <= 0.2 and weight["outside"] <= 0.1, (accepted, weight)
 
 
 def test_the_earlier_rule_sends_either_g_or_the_deepjscc_output():
@@ -109,12 +110,16 @@ def test_the_earlier_rule_sends_either_g_or_the_deepjscc_output():
     assert 0 < flags.float().mean() < 1 and torch.equal(inverse.reports["weight"], flags.float())
 
 
-def test_blend_weights_ramp_from_the_lower_to_the_upper_threshold():
-    statistic = torch.tensor([0.0, 1.0, 1.5, 2.0, 3.0, 1.0])
-    low, high = torch.tensor([1.0] * 5 + [2.0]), torch.full((6,), 2.0)
-    assert torch.allclose(blend_weights(statistic, low, high, 0.8), torch.tensor([0.8, 0.8, 0.4, 0.0, 0.0, 0.8]))
-    hard = blend_weights(statistic, high, high, 1.0)  # τ_p = τ_q: the hard test, equality accepted
-    assert torch.equal(hard, torch.tensor([1.0, 1.0, 1.0, 1.0, 0.0, 1.0]))
+def test_the_weight_is_the_capped_in_range_p_value_to_a_power():
+    calibration = torch.tensor([4.0, 1.0, 3.0, 2.0])  # F̂ = 1/8, 3/8, 5/8, 7/8 at 1, 2, 3, 4
+    statistic = torch.tensor([0.0, 1.0, 2.5, 4.0, 5.0])
+    assert torch.allclose(in_range_pvalue(statistic, calibration), torch.tensor([1.0, 7 / 8, 1 / 2, 1 / 8, 0.0]))
+    soft = blend_weights(statistic, calibration, ConsistencyTest(blend=0.8, power=0.5))
+    assert torch.allclose(soft, 0.8 * torch.tensor([1.0, 7 / 8, 1 / 2, 1 / 8, 0.0]).sqrt())
+    hard = blend_weights(statistic, calibration, ConsistencyTest(quantile=0.5, blend=1.0))  # τ_0.5 = 2.5
+    assert torch.equal(hard, torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0]))
+    inside = torch.rand(20_000)
+    assert abs(in_range_pvalue(torch.rand(20_000), inside).mean().item() - 0.5) < 0.01  # uniform in range
 
 
 def test_likelihood_gap_is_the_symbol_residual_of_g_against_that_of_the_deepjscc_output():
@@ -162,38 +167,36 @@ def test_calibration_is_cached_and_rebuilt_when_the_prior_or_the_deepjscc_change
 
     monkeypatch.setattr(consistency_module, "sample_images", counting_sample)
     G, jscc = tiny_generator(), BlurryScheme()
-    first = scheme(G, jscc).thresholds(AWGN(), 10.0, 2)
+    first = scheme(G, jscc).calibration(AWGN(), 10.0)
     built = len(calls)
-    assert built == 1 and first.shape == (2, 2) and torch.equal(first, first[:1].expand(2, 2))
-    assert first[0, 0] < first[0, 1]  # τ_p below τ_q
-    again = scheme(tiny_generator(), BlurryScheme()).thresholds(AWGN(), 10.0, 3)  # other objects, same weights
-    assert len(calls) == built and torch.equal(again[0], first[0])  # read back from the cache
-    looser = scheme(G, jscc, ConsistencyTest(quantile=1.0, ramp_from=0.9, blend=0.8, samples=16))
-    looser = looser.thresholds(AWGN(), 10.0, 1)
-    assert len(calls) == built and (looser[0] > first[0]).all()  # the quantiles are applied to the cached values
-    per_image = scheme(G, jscc).thresholds(AWGN(), torch.tensor([10.0, 0.0, 10.0]), 3)
+    assert built == 1 and first.shape == (16,)
+    again = scheme(tiny_generator(), BlurryScheme()).calibration(AWGN(), 10.0)  # other objects, same weights
+    assert len(calls) == built and torch.equal(again, first)  # read back from the cache
+    other_weight = scheme(G, jscc, ConsistencyTest(blend=0.5, power=2.0, quantile=0.8, samples=16))
+    assert torch.equal(other_weight.calibration(AWGN(), 10.0), first) and len(calls) == built  # weights: read time
+    inverse = scheme(G, jscc)
+    per_image = inverse.weights(torch.full((3,), first.median().item()), AWGN(), torch.tensor([10.0, 0.0, 10.0]))
     assert len(calls) == built + 1  # one more SNR, calibrated once
-    assert torch.equal(per_image[0], first[0]) and torch.equal(per_image[2], first[0])
-    assert not torch.equal(per_image[1], first[0])  # its own calibration
-    scheme(G, jscc, HARD).thresholds(AWGN(), 10.0, 1)
+    assert per_image[0] == per_image[2] and per_image[0] > 0 and per_image[1] != per_image[0]  # its own calibration
+    scheme(G, jscc, HARD).calibration(AWGN(), 10.0)
     assert len(calls) == built + 2  # another statistic: its own calibration
     with torch.no_grad():
         jscc.model.gain.fill_(0.9)
-    scheme(G, jscc).thresholds(AWGN(), 10.0, 1)
+    scheme(G, jscc).calibration(AWGN(), 10.0)
     assert len(calls) == built + 3  # the DeepJSCC changed
     with torch.no_grad():
         next(G.synthesis.parameters()).add_(0.01)
-    scheme(G, jscc).thresholds(AWGN(), 10.0, 1)
+    scheme(G, jscc).calibration(AWGN(), 10.0)
     assert len(calls) == built + 4  # the prior changed
 
 
 def test_a_corrupt_cache_file_is_computed_again(monkeypatch, tmp_path):
     monkeypatch.setenv("GENJSCC_CACHE", str(tmp_path))
     G = tiny_generator()
-    first = scheme(G).thresholds(AWGN(), 10.0, 1)
+    first = scheme(G).calibration(AWGN(), 10.0)
     (path,) = (consistency_module.cache_dir() / "inverse-consistency").glob("*.json")
     path.write_text('{"key": ')  # as a killed writer could never leave it (atomic), but a disk might
-    assert torch.equal(scheme(G).thresholds(AWGN(), 10.0, 1)[0], first[0])
+    assert torch.equal(scheme(G).calibration(AWGN(), 10.0), first)
 
 
 def test_weights_hash_sees_every_tensor():
@@ -212,7 +215,7 @@ def test_evaluation_records_the_fraction_accepted_and_the_unchecked_output():
     by = {(r.model, r.metric): r for r in records}
     accepted = by[("inverse(blurry+tiny)", "accepted")]
     assert 0 < accepted.mean < 1 and accepted.n == 8  # a mixed batch
-    assert 0 < by[("inverse(blurry+tiny)", "weight")].mean <= 0.8
+    assert 0 < by[("inverse(blurry+tiny)", "weight")].mean <= 0.9
     assert {("blurry", "psnr"), ("inverse(blurry+tiny):unchecked", "psnr")} <= set(by)
     assert ("blurry", "accepted") not in by
 
@@ -222,8 +225,8 @@ def test_scheme_options():
         ConsistencyTest(quantile=0.0)
     with pytest.raises(ValueError, match="consistency_samples"):
         ConsistencyTest(samples=1)
-    with pytest.raises(ValueError, match="consistency_ramp_from must be in .0, consistency_quantile"):
-        ConsistencyTest(quantile=0.8, ramp_from=0.9)
+    with pytest.raises(ValueError, match="consistency_power must be > 0"):
+        ConsistencyTest(power=0)
     with pytest.raises(ValueError, match="consistency_blend"):
         ConsistencyTest(blend=0.0)
     with pytest.raises(ValueError, match="consistency_statistic must be one of likelihood, reencoding"):
@@ -235,11 +238,11 @@ def test_builder_options(tiny_model, tiny_prior):
     assert on.consistency == ConsistencyTest() and not on.label.endswith(":unchecked")
     off = build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), consistency="false")
     assert off.consistency is None and off.label == on.label + ":unchecked"
-    custom = build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), consistency_quantile=0.8,
-                          consistency_samples=32)
-    assert custom.consistency == ConsistencyTest(quantile=0.8, samples=32)
+    custom = build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), consistency_blend=0.8,
+                          consistency_power=0.5, consistency_samples=32)
+    assert custom.consistency == ConsistencyTest(blend=0.8, power=0.5, samples=32)
     earlier = build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), consistency_statistic="reencoding",
-                           consistency_quantile=0.9, consistency_ramp_from=0.9, consistency_blend=1)
-    assert earlier.consistency == ConsistencyTest(statistic="reencoding", quantile=0.9, ramp_from=0.9, blend=1.0)
+                           consistency_quantile=0.9, consistency_blend=1)
+    assert earlier.consistency == ConsistencyTest(statistic="reencoding", quantile=0.9, blend=1.0)
     with pytest.raises(ValueError, match="consistency takes true or false"):
         build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), consistency="maybe")

@@ -11,10 +11,9 @@ Options (``--set key=value``): ``jscc`` (DeepJSCC zoo name or file, required), `
 ``first_block``, ``select``), ``seed`` and ``progress``.
 
 Consistency test (:mod:`.consistency`, ``consistency=true`` by default): per image, the output is
-``x̂ + α (G − x̂)`` with α from how well G explains the received symbols compared with x̂, against
-that statistic on ``consistency_samples`` prior samples sent at the same SNR (computed once and
-cached): ``consistency_blend`` (the most of G sent) where it is at most its
-``consistency_ramp_from`` quantile, 0 from its ``consistency_quantile`` on, linear between.
+``x̂ + α (G − x̂)`` with α = ``consistency_blend`` · P^``consistency_power``, P the p-value of how well
+G explains the received symbols compared with x̂ among ``consistency_samples`` prior samples sent at
+the same SNR (computed once and cached); ``consistency_quantile=q`` makes it a hard test.
 ``consistency=false`` is the scheme without the test (every image replaced by G). The test costs
 no solver step: the solve runs once per batch, and the decision adds two noise-free encoder passes
 (of G and of x̂; two encoder and decoder passes with ``consistency_statistic=reencoding``).
@@ -46,7 +45,6 @@ from genjscc.schemes.consistency import (
     calibration_statistics,
     likelihood_gap,
     reencoding_ratio,
-    threshold,
     weights_hash,
 )
 from genjscc.schemes.deepjscc import DeepJSCCScheme, build_deepjscc
@@ -74,7 +72,7 @@ class InverseScheme(Scheme):
         self.settings, self.seed, self.progress = settings, seed, progress
         self.consistency = consistency  # None: every image is replaced by the prior's (no test)
         self.calls = 0
-        self._limits: dict[tuple[str, float], tuple[float, float]] = {}  # (channel, SNR) -> (τ_p, τ_q)
+        self._calibrations: dict[tuple[str, float], torch.Tensor] = {}  # (channel, SNR) -> [m]; the networks are frozen
 
     def transmit(self, images, channel, snr_db, *, generator=None):
         self.check_size(*images.shape[-2:])  # before any work: the solve is the cost of this scheme
@@ -86,9 +84,7 @@ class InverseScheme(Scheme):
         self.stage_outputs = {self.jscc.label: ("deepjscc", observed)}
         if self.consistency is None:
             return result.images
-        low, high = self.thresholds(channel, snr_db, images.shape[0]).unbind(dim=1)
-        statistic = self.statistic(result.images, observed, received, snr_db)
-        weight = blend_weights(statistic, low, high, self.consistency.blend)
+        weight = self.weights(self.statistic(result.images, observed, received, snr_db), channel, snr_db)
         self.stage_outputs[f"{self.label}:unchecked"] = (self.kind, result.images)  # the label of consistency=false
         self.reports = {"accepted": (weight > 0).float(), "weight": weight}
         alpha = weight.view(-1, 1, 1, 1).to(observed.device)
@@ -125,26 +121,31 @@ class InverseScheme(Scheme):
             return reencoding_ratio(reencode, candidates, observed)
         return likelihood_gap(encode, candidates, observed, received)
 
-    def thresholds(self, channel: Channel, snr_db: float | torch.Tensor, n: int) -> torch.Tensor:
-        """(τ_p, τ_q) ``[n, 2]`` of the consistency test for each image's SNR (calibrated once per SNR, then
-        cached)."""
+    def weights(self, statistic: torch.Tensor, channel: Channel, snr_db: float | torch.Tensor) -> torch.Tensor:
+        """α ``[N]`` of G for the statistic of N images sent at ``snr_db`` (a number or one per image)."""
+        n = statistic.shape[0]
         snrs = torch.as_tensor(snr_db, dtype=torch.float64).flatten().cpu().expand(n) if torch.is_tensor(snr_db) \
             else torch.full((n,), float(snr_db), dtype=torch.float64)
+        weight = torch.empty(n)
+        for snr in sorted(set(snrs.tolist())):
+            rows = snrs == snr
+            weight[rows] = blend_weights(statistic.cpu()[rows], self.calibration(channel, snr), self.consistency)
+        return weight
+
+    def calibration(self, channel: Channel, snr: float) -> torch.Tensor:
+        """The statistic ``[m]`` on the prior samples at one SNR (computed or read from the cache once per scheme)."""
         link = channel.describe()
-        missing = sorted(snr for snr in set(snrs.tolist()) if (link, snr) not in self._limits)
-        if missing:  # hash the weights and read the calibration cache only for SNRs this scheme has not seen
+        if (link, float(snr)) not in self._calibrations:  # hash the weights and read the cache once per SNR
             key = {"prior": weights_hash(self.prior), "jscc": weights_hash(self.jscc.model),
-                   "settings": asdict(self.settings), "channel": link, "solver_seed": self.seed}
-            self._limits.update({(link, snr): self._threshold(channel, snr, key) for snr in missing})
-        return torch.tensor([self._limits[(link, snr)] for snr in snrs.tolist()], dtype=torch.float32).view(n, 2)
+                   "settings": asdict(self.settings), "channel": link, "solver_seed": self.seed, "snr_db": float(snr)}
 
-    def _threshold(self, channel: Channel, snr: float, key: dict) -> tuple[float, float]:
-        def statistic(images, snr_db, generator, seeds):
-            observed, received = self._send(images, channel, snr_db, generator)
-            return self.statistic(self._invert(observed, seeds).images, observed, received, snr_db)
+            def statistic(images, snr_db, generator, seeds):
+                observed, received = self._send(images, channel, snr_db, generator)
+                return self.statistic(self._invert(observed, seeds).images, observed, received, snr_db)
 
-        values = calibration_statistics(self.prior, statistic, self.consistency, {**key, "snr_db": snr})
-        return threshold(values, self.consistency.ramp_from), threshold(values, self.consistency.quantile)
+            self._calibrations[(link, float(snr))] = calibration_statistics(self.prior, statistic, self.consistency,
+                                                                            key)
+        return self._calibrations[(link, float(snr))]
 
     def bcr(self, height, width):
         return self.jscc.bcr(height, width)
@@ -196,8 +197,8 @@ def build_inverse(model: Path | None, *, jscc: str | None = None, prior: str = "
                   lpips_net: str | None = None, geocross: float | None = None, optimize_noise: bool | None = None,
                   first_block: int | None = None, select: str | None = None, radii: str | None = None,
                   seed: int = 0, progress: bool = False, consistency: bool | str = True,
-                  consistency_statistic: str | None = None, consistency_quantile: float | None = None,
-                  consistency_ramp_from: float | None = None, consistency_blend: float | None = None,
+                  consistency_statistic: str | None = None, consistency_blend: float | None = None,
+                  consistency_power: float | None = None, consistency_quantile: float | None = None,
                   consistency_samples: int = 64, consistency_truncation: float = DEFAULT_TRUNCATION) -> Scheme:
     """InverseJSCC from a DeepJSCC (``jscc``) and a StyleGAN2 prior (``prior``); solver settings as ILOSettings;
     ``consistency`` (on by default) and its ``consistency_*`` settings as :class:`ConsistencyTest`."""
@@ -209,8 +210,8 @@ def build_inverse(model: Path | None, *, jscc: str | None = None, prior: str = "
              "lpips_net": lpips_net, "geocross": geocross, "optimize_noise": optimize_noise,
              "first_block": first_block, "select": select, "radii": radii}
     settings = ilo_settings(**{k: v for k, v in given.items() if v is not None})
-    rule = {"statistic": consistency_statistic, "quantile": consistency_quantile, "ramp_from": consistency_ramp_from,
-            "blend": consistency_blend}
+    rule = {"statistic": consistency_statistic, "blend": consistency_blend, "power": consistency_power,
+            "quantile": consistency_quantile}
     test = ConsistencyTest(**{k: (str(v) if k == "statistic" else float(v)) for k, v in rule.items() if v is not None},
                            samples=int(consistency_samples), truncation=float(consistency_truncation)) \
         if parse_flag(consistency, "consistency") else None
