@@ -244,5 +244,6 @@ def test_builder_options(tiny_model, tiny_prior):
     earlier = build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), consistency_statistic="reencoding",
                            consistency_quantile=0.9, consistency_blend=1)
     assert earlier.consistency == ConsistencyTest(statistic="reencoding", quantile=0.9, blend=1.0)
+    assert earlier.label == on.label + ":reencoding-q0.9-b1" and custom.label == on.label + ":likelihood-p0.5-b0.8"
     with pytest.raises(ValueError, match="consistency takes true or false"):
         build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), consistency="maybe")

@@ -218,11 +218,21 @@ def build_inverse(model: Path | None, *, jscc: str | None = None, prior: str = "
     jscc_path, prior_path = resolve_model(jscc), _resolve_prior(prior)
     generator = load_stylegan2(prior_path)
     jscc_scheme = build_deepjscc(jscc_path)
-    label = f"inverse({jscc_scheme.label}+{Path(prior_path).stem})" + ("" if test else ":unchecked")
+    label = f"inverse({jscc_scheme.label}+{Path(prior_path).stem})" + (_rule_suffix(test) if test else ":unchecked")
     scheme = InverseScheme(jscc_scheme, generator, settings, label, seed=int(seed), progress=bool(progress),
                            consistency=test)
     scheme.weight_files = (*jscc_scheme.weight_files, Path(prior_path))
     return scheme
+
+
+def _rule_suffix(test: ConsistencyTest) -> str:
+    """"" for the default weight rule, else e.g. ``":reencoding-q0.9-b1"`` (results of two rules stay apart)."""
+    default = ConsistencyTest()
+    if (test.statistic, test.blend, test.power, test.quantile) == (default.statistic, default.blend, default.power,
+                                                                   default.quantile):
+        return ""
+    shape = f"q{test.quantile:g}" if test.quantile is not None else f"p{test.power:.3g}"
+    return f":{test.statistic}-{shape}-b{test.blend:g}"
 
 
 def _resolve_prior(prior: str) -> Path:
