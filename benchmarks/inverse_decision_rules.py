@@ -1,10 +1,13 @@
 """Compare InverseJSCC consistency rules offline on the solves cached by ``inverse_decision_cache.py``.
 
 Every rule maps a per-image statistic s (lower = G explains what arrived better) to a weight
-α ∈ [0, 1] and sends ``x̂ + α (G − x̂)``; thresholds are quantiles of s on the cached
-``calibration`` prior samples only (the test sets are used for scoring alone). Per rule, set and
-point it prints the paired ΔPSNR and ΔLPIPS-alex against DeepJSCC's x̂ (mean ± 95 % half-width),
-the fraction accepted (α > 0) and, in range, the share of the unchecked LPIPS gain kept.
+α ∈ [0, 1] and sends ``x̂ + α (G − x̂)``: hard tests (α = 1 up to the q-quantile of s on the
+cached ``calibration`` prior samples) and the scheme's soft weights α = b · P^γ with P the in-range
+p-value of s (:func:`genjscc.schemes.consistency.in_range_pvalue`); calibration uses the prior
+samples only (the test sets are used for scoring alone). Per rule, set and point it prints the
+paired ΔPSNR and ΔLPIPS-alex against DeepJSCC's x̂, the fraction accepted (α > 0) and, in range,
+the share of the unchecked LPIPS gain kept; ``AUC`` is P(s on a photo > s on a prior sample).
+``symbol_excess`` is the scheme's ``likelihood`` statistic L, ``reencoding_ratio`` its R.
 
     python benchmarks/inverse_decision_rules.py runs/inverse-decision/deepjscc-64-bcr1_48/awgn_-5dB/default ...
 """
@@ -20,6 +23,7 @@ import torch
 
 from genjscc.evaluate import mean_ci95
 from genjscc.metrics import PER_IMAGE_METRICS
+from genjscc.schemes.consistency import in_range_pvalue
 
 
 def load_set(folder: Path, name: str) -> dict[str, torch.Tensor] | None:
@@ -66,8 +70,8 @@ def alpha_hard(s: torch.Tensor, tau: float) -> torch.Tensor:
     return (s <= tau).float()
 
 
-def alpha_ramp(s: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-    return ((hi - s) / max(hi - lo, 1e-12)).clamp(0, 1)
+def alpha_soft(s: torch.Tensor, calibration: torch.Tensor, blend: float, power: float) -> torch.Tensor:
+    return blend * in_range_pvalue(s, calibration) ** power
 
 
 def score(c: dict[str, torch.Tensor], alpha: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -80,6 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--quantiles", default="0.5,0.7,0.8,0.9,0.95")
+    parser.add_argument("--soft", default="0.8:0.25,0.9:0.25,0.9:0.333,0.9:0.5,1:0.333,1:1", help="blend:power pairs")
     parser.add_argument("--stats", default=None, help="comma list of statistics (default: all)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -110,9 +115,12 @@ def main() -> None:
         for stat in names:
             rules = [(f"hard q={q}", lambda s, q=q, v=calib[stat]: alpha_hard(s, torch.quantile(v.double(), q).item()))
                      for q in quantiles]
-            rules += [(f"ramp {lo}-{hi}", lambda s, lo=lo, hi=hi, v=calib[stat]: alpha_ramp(
-                s, torch.quantile(v.double(), lo).item(), torch.quantile(v.double(), hi).item()))
-                      for lo, hi in ((0.5, 0.95), (0.7, 0.99), (0.8, 1.0))]
+            rules += [(f"b{b} P^{g}", lambda s, b=float(b), g=float(g), v=calib[stat]: alpha_soft(s, v, b, g))
+                      for b, g in (pair.split(":") for pair in args.soft.split(","))]
+            for name in ("photos", "in_range"):
+                if name in stats:
+                    auc = (stats[name][stat].view(-1, 1) > calib[stat].view(1, -1)).float().mean().item()
+                    print(f"  {stat:18s} AUC({name} > calibration) {auc:.2f}")
             for label, rule in rules:
                 line = f"  {stat:18s} {label:14s}"
                 entry = {"folder": str(folder), "snr_db": snr, "statistic": stat, "rule": label}
@@ -131,7 +139,7 @@ def main() -> None:
                         line += f" | in {d_p:+.2f} {d_l:+.3f} acc {acc:.2f} kept {kept:.2f}"
                     else:
                         ok = d_l <= 0 and d_p >= -0.5
-                        line += f" | ph {d_p:+.2f} {d_l:+.3f} acc {acc:.2f} {'OK' if ok else '  '}"
+                        line += f" | ph {d_p:+.2f} {d_l:+.4f} acc {acc:.2f} {'OK' if ok else '  '}"
                 print(line)
                 report.append(entry)
     if args.out:
