@@ -86,7 +86,7 @@ class ConsistencyTest:
     ``ConsistencyTest(statistic="reencoding", quantile=0.9, blend=1)`` is the earlier hard test."""
 
     statistic: str = "likelihood"
-    blend: float = 0.8
+    blend: float = 0.85
     power: float = 1 / 3
     quantile: float | None = None
     samples: int = 64
