@@ -44,7 +44,7 @@ def main() -> None:
 
     from genjscc.channel.registry import build_channel
     from genjscc.data import load_dataset, stack
-    from genjscc.evaluation.evaluate import evaluate, prepare_scheme
+    from genjscc.evaluation.evaluate import evaluate
     from genjscc.evaluation.records import Record, write_records
     from genjscc.metrics import PER_IMAGE_METRICS
     from genjscc.schemes import build_scheme
@@ -78,7 +78,7 @@ def main() -> None:
             choices.update(saved["choices"])
             continue
         channel = build_channel(channel_name)
-        scheme = prepare_scheme(build(), "photos", 64, 64)  # fallback: the training photos' mean
+        scheme = build()  # fallback: the training photos' mean (separation's training_data default)
         start = time.perf_counter()
         recs = evaluate(scheme, images, channel, snrs, metrics=metrics, batch_size=len(images))
         seconds = time.perf_counter() - start

@@ -17,7 +17,7 @@ from genjscc.cli.checks import (
     check_output_folder,
     image_suffixes,
 )
-from genjscc.cli.options import CONFIG_HELP, SET_HELP, scheme_options
+from genjscc.cli.options import CONFIG_HELP, SET_HELP, parse_set_options
 from genjscc.train.args import DATA_HELP
 
 DEMO_GRID_IMAGES = 4  # held-out crops per tile of demo/grid.png
@@ -54,14 +54,13 @@ def open_channel(name: str, csi: str):
         raise fail(str(exc)) from None
 
 
-def open_scheme(model: str, device: str, options: dict, data: str, height: int, width: int):
-    """Build the scheme and give it what it needs of the data (the training mean image); errors exit 2."""
-    from genjscc.evaluation.evaluate import prepare_scheme
-    from genjscc.schemes import build_scheme
+def open_scheme(model: str, device: str, options: dict, data: str):
+    """Build the scheme; options that follow the evaluated data (separation's ``training_data``) default to
+    ``data`` unless given. Errors exit 2."""
+    from genjscc.schemes import build_scheme, data_defaults
 
     try:
-        scheme = build_scheme(model, **options).to(device)
-        prepare_scheme(scheme, data, height, width)
+        scheme = build_scheme(model, **data_defaults(model, data, options), **options).to(device)
     except (FileNotFoundError, ValueError, TypeError) as exc:
         raise fail(str(exc)) from None
     return scheme
@@ -84,7 +83,7 @@ def transmit(
     import torch
 
     from genjscc.data import DataError, load_image, save_image
-    from genjscc.evaluation.evaluate import send
+    from genjscc.evaluation.evaluate import transmit_checked
     from genjscc.utils.images import ImageSizeError
     from genjscc.metrics import psnr
 
@@ -96,11 +95,11 @@ def transmit(
         x = load_image(image).unsqueeze(0)
     except DataError as exc:
         raise fail(str(exc)) from None
-    scheme = open_scheme(model, device, scheme_options(set_, config), "photos", x.shape[-2], x.shape[-1])
+    scheme = open_scheme(model, device, parse_set_options(set_, config), "photos")
     try:
         scheme.check_size(x.shape[-2], x.shape[-1])
         g = torch.Generator(device=scheme.device).manual_seed(seed)
-        y = send(scheme, x.to(scheme.device), link, snr, generator=g).cpu()
+        y = transmit_checked(scheme, x.to(scheme.device), link, snr, generator=g).images.cpu()
     except ImageSizeError as exc:  # the scheme's advice is evaluate's --size; transmit sends the image as it is
         raise fail(f"{exc.problem}: resize the image to {exc.side}x{exc.side} (transmit sends it at its own size)"
                    f"{exc.alternative}") from None
@@ -154,12 +153,12 @@ def evaluate(
     link = open_channel(channel, csi)
     if out is not None:
         check_output(out, "--out", suffixes=RECORD_SUFFIXES)
-    options = scheme_options(set_, config)
+    options = parse_set_options(set_, config)
     try:
         images = stack(load_dataset(data, "test", size, limit=limit, skip_bad=skip_bad, resize_small=resize_small))
     except (DataError, ValueError) as exc:
         raise fail(str(exc)) from None
-    scheme = open_scheme(model, device, options, data, size, size)
+    scheme = open_scheme(model, device, options, data)
     try:
         records = run(
             scheme, images, link, snrs, data=data, metrics=[m.strip() for m in metrics.split(",")],
@@ -209,7 +208,7 @@ def demo(
     from rich.console import Console
 
     from genjscc.data import load_dataset, stack
-    from genjscc.evaluation.evaluate import evaluate as run, send
+    from genjscc.evaluation.evaluate import evaluate as run, transmit_checked
     from genjscc.evaluation.records import records_table, write_records
     from genjscc.metrics import lpips_alex, psnr
     from genjscc.evaluation.plots import comparison_grid, plot_records
@@ -231,7 +230,7 @@ def demo(
         tiles, captions = [], []
         for s in snrs:
             g = torch.Generator().manual_seed(0)
-            tile = send(scheme, shown, link, s, generator=g)
+            tile = transmit_checked(scheme, shown, link, s, generator=g).images
             with torch.no_grad():  # the captions of `genjscc grid`: mean PSNR / LPIPS of the tile's images
                 captions.append(f"{psnr(tile, shown).mean():.1f} dB / LPIPS {lpips_alex(tile, shown).mean():.3f}")
             tiles.append(tile)

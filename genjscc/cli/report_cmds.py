@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from genjscc.cli.app import app, fail
-from genjscc.cli.options import CONFIG_HELP, SET_HELP, scheme_options
+from genjscc.cli.options import CONFIG_HELP, SET_HELP, parse_set_options
 from genjscc.train.args import DATA_HELP
 from genjscc.cli.checks import FIGURE_SUFFIXES, RECORD_SUFFIXES, check_at_least, check_device, check_output
 
@@ -78,12 +78,12 @@ def _filtered(rows: list, field: str, wanted: str) -> list:
 
 def _options_per_scheme(specs: list[str], options: dict) -> dict[str, dict]:
     """The options each scheme's kind takes, out of ``options``; one that no scheme takes is an error."""
-    from genjscc.schemes import scheme_kind, scheme_options as kind_options
+    from genjscc.schemes import scheme_kind, scheme_option_fields
 
     taken: dict[str, dict] = {}
     for spec in specs:
         try:
-            known = kind_options(scheme_kind(spec)[0])
+            known = scheme_option_fields(scheme_kind(spec)[0])
         except (FileNotFoundError, ValueError) as exc:
             raise fail(str(exc)) from None
         taken[spec] = {k: v for k, v in options.items() if k in known}
@@ -115,7 +115,7 @@ def grid(
 
     from genjscc.cli.core import open_channel, open_scheme, parse_snr_list
     from genjscc.data import DataError, load_dataset, stack
-    from genjscc.evaluation.evaluate import send
+    from genjscc.evaluation.evaluate import transmit_checked
     from genjscc.metrics import lpips_alex, psnr
     from genjscc.evaluation.plots import comparison_grid
 
@@ -123,7 +123,7 @@ def grid(
     check_at_least("-n", n)
     check_device(device)
     check_output(output, "-o", suffixes=FIGURE_SUFFIXES)
-    options = _options_per_scheme(schemes, scheme_options(set_, config))
+    options = _options_per_scheme(schemes, parse_set_options(set_, config))
     link = open_channel(channel, "mmse")
     try:
         images = stack(load_dataset(data, "test", size, limit=n))
@@ -131,12 +131,12 @@ def grid(
         raise fail(str(exc)) from None
     rows = []
     for spec in schemes:
-        scheme = open_scheme(spec, device, options[spec], data, size, size)
+        scheme = open_scheme(spec, device, options[spec], data)
         tiles, captions = [], []
         for s in snrs:
             g = torch.Generator(device=scheme.device).manual_seed(seed)
             try:
-                out = send(scheme, images.to(scheme.device), link, s, generator=g)
+                out = transmit_checked(scheme, images.to(scheme.device), link, s, generator=g).images
             except ValueError as exc:
                 raise fail(str(exc)) from None
             with torch.no_grad():

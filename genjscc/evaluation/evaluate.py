@@ -22,10 +22,10 @@ from genjscc.channel import Channel
 from genjscc.data import test_spec
 from genjscc.evaluation.records import Record
 from genjscc.metrics import DEFAULT_METRICS, PER_IMAGE_METRICS, SET_METRICS, ms_ssim_setting
-from genjscc.schemes import Scheme
+from genjscc.schemes import Scheme, Stage, Transmission
 from genjscc.utils.weights import content_hash
 
-__all__ = ["evaluate", "send", "prepare_scheme", "mean_ci95", "options_text"]
+__all__ = ["evaluate", "transmit_checked", "mean_ci95", "options_text"]
 
 
 def mean_ci95(values: Tensor) -> tuple[float, float]:
@@ -40,31 +40,23 @@ def mean_ci95(values: Tensor) -> tuple[float, float]:
     return mean, float(t.ppf(0.975, n - 1) * v.std(unbiased=True).item() / math.sqrt(n))
 
 
-def prepare_scheme(scheme: Scheme, data: str, height: int, width: int) -> Scheme:
-    """Give ``scheme`` what it takes from the training data: the mean image of ``data`` at H x W.
+def transmit_checked(scheme: Scheme, images: Tensor, channel: Channel, snr_db: float | Tensor, *,
+                     generator: torch.Generator | None = None) -> Transmission:
+    """``scheme.transmit`` checked: its :class:`Transmission` with the reconstructions ``[B, 3, H, W]`` and
+    every stage's images clamped to [0, 1].
 
-    Only schemes that output a fallback image use it (separation); for the others nothing is
-    computed.
+    A non-finite reconstruction (NaN or inf weights, a diverged model) is a ``ValueError``, never a
+    silently clamped image. A scheme that returns a bare tensor (written before ``Transmission``) is
+    read as one with no stages and no report.
     """
-    if type(scheme).use_training_mean is not Scheme.use_training_mean:
-        from genjscc.data import training_mean_image
-
-        scheme.use_training_mean(training_mean_image(data, height, width))
-    return scheme
-
-
-def send(scheme: Scheme, images: Tensor, channel: Channel, snr_db: float | Tensor, *,
-         generator: torch.Generator | None = None) -> Tensor:
-    """``scheme.transmit`` checked: reconstructions ``[B, 3, H, W]`` clamped to [0, 1].
-
-    A non-finite output (NaN or inf weights, a diverged model) is a ``ValueError``, never a
-    silently clamped image.
-    """
-    recon = scheme.transmit(images, channel, snr_db, generator=generator)
-    if not torch.isfinite(recon).all():
+    sent = scheme.transmit(images, channel, snr_db, generator=generator)
+    if not isinstance(sent, Transmission):
+        sent = Transmission(sent)
+    if not torch.isfinite(sent.images).all():
         raise ValueError(f"{scheme.label} produced NaN or infinite values: its weights are corrupt or it diverged; "
                          "retrain it or use another model")
-    return recon.clamp(0, 1)
+    stages = {label: Stage(stage.kind, stage.images.clamp(0, 1)) for label, stage in sent.stages.items()}
+    return Transmission(sent.images.clamp(0, 1), stages, dict(sent.report))
 
 
 def evaluate(
@@ -134,17 +126,16 @@ def evaluate(
         for start in range(0, images.shape[0], batch_size):
             batch = images[start : start + batch_size].to(scheme.device)
             g = torch.Generator(device=scheme.device).manual_seed(_noise_seed(seed, snr, start))
-            recon = send(scheme, batch, channel, float(snr), generator=g)
-            outputs = {(scheme.kind, scheme.label): recon}
-            stages = getattr(scheme, "stage_outputs", {})  # schemes that skip Scheme.__init__ have none
-            outputs.update({(kind, label): out.clamp(0, 1) for label, (kind, out) in stages.items()})
+            sent = transmit_checked(scheme, batch, channel, float(snr), generator=g)
+            outputs = {(scheme.kind, scheme.label): sent.images}
+            outputs.update({(stage.kind, label): stage.images for label, stage in sent.stages.items()})
             for key, out in outputs.items():
                 with torch.no_grad():
                     for m in names:
                         values.setdefault(key, {}).setdefault(m, []).append(PER_IMAGE_METRICS[m](out, batch).float().cpu())
                 if set_names:
                     features.setdefault(key, []).append(inception_features(out))
-            for name, figures in getattr(scheme, "reports", {}).items():  # e.g. the fraction InverseJSCC accepted
+            for name, figures in sent.report.items():  # e.g. the fraction InverseJSCC accepted
                 reported.setdefault(name, []).append(figures.float().cpu())
             if progress is not None:
                 progress(snr, start + batch.shape[0], images.shape[0])

@@ -14,7 +14,7 @@ from pathlib import Path
 from torch import Tensor
 
 from genjscc.data import test_spec
-from genjscc.evaluation.evaluate import evaluate, prepare_scheme
+from genjscc.evaluation.evaluate import evaluate
 from genjscc.evaluation.records import Record
 from genjscc.evaluation.store import claim_point, read_store
 from genjscc.metrics import DEFAULT_METRICS, PER_IMAGE_METRICS, SET_METRICS
@@ -140,7 +140,7 @@ def run_sweep(config: dict, store: Path, *, batch_size: int | None = None, progr
     points, in the configuration's order.
     """
     from genjscc.data import load_dataset, stack
-    from genjscc.schemes import build_scheme
+    from genjscc.schemes import build_scheme, data_defaults
 
     points, common = sweep_points(config)
     batch = batch_size or int(config.get("batch_size", 128))
@@ -151,11 +151,11 @@ def run_sweep(config: dict, store: Path, *, batch_size: int | None = None, progr
     for point in points:
         scheme_key = (point.scheme, point.options)
         if scheme_key not in built:
-            scheme = build_scheme(point.scheme, **dict(point.options))
+            options = dict(point.options)
+            scheme = build_scheme(point.scheme, **data_defaults(point.scheme, common["data"], options), **options)
             scheme.check_size(common["size"], common["size"])
             built[scheme_key] = scheme
     keys = [point.key(common, content_hash(built[(point.scheme, point.options)].weight_files)) for point in points]
-    prepared: set = set()
     store.parent.mkdir(parents=True, exist_ok=True)
     with open(store, "a") as fh:
         pending, wait, finished = list(range(len(points))), False, 0
@@ -172,7 +172,7 @@ def run_sweep(config: dict, store: Path, *, batch_size: int | None = None, progr
                             continue
                         done.update(read_store(store))  # another sweep may have finished it meanwhile
                         if key not in done:
-                            done[key] = _run_point(point, key, built, prepared, images, common, batch, fh)
+                            done[key] = _run_point(point, key, built, images, common, batch, fh)
                 finished += 1
             pending, wait = deferred, True
     if progress is not None:
@@ -180,15 +180,12 @@ def run_sweep(config: dict, store: Path, *, batch_size: int | None = None, progr
     return [r for key in keys for r in done[key]]
 
 
-def _run_point(point: SweepPoint, key: str, built: dict, prepared: set, images: Tensor, common: dict, batch: int,
+def _run_point(point: SweepPoint, key: str, built: dict, images: Tensor, common: dict, batch: int,
                fh) -> list[Record]:
     """Evaluate one point and append it to the open store ``fh`` (one flushed line: a kill loses at most it)."""
     from genjscc.channel.registry import build_channel
 
     scheme_key = (point.scheme, point.options)
-    if scheme_key not in prepared:
-        prepare_scheme(built[scheme_key], common["data"], common["size"], common["size"])
-        prepared.add(scheme_key)
     records = evaluate(built[scheme_key], images, build_channel(point.channel, point.csi), [point.snr_db],
                        data=common["data"], metrics=common["metrics"], batch_size=batch, seed=common["seed"])
     fh.write(json.dumps({"key": key, "records": [asdict(r) for r in records]}) + "\n")

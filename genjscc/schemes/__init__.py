@@ -7,6 +7,9 @@ a StyleGAN2 prior) and ``separation`` (:mod:`.separation`, codec + channel code)
 
     build_scheme("deepjscc-64-bcr1_48")
     build_scheme("separation", codec="webp", code="ldpc", mcs="best", bcr="1/12")
+
+Each kind declares its options as a dataclass (:mod:`.options`); ``scheme.transmit`` returns a
+:class:`Transmission` (reconstructions, the stages it can report, per-image figures).
 """
 
 from __future__ import annotations
@@ -22,17 +25,19 @@ from genjscc.schemes.base import (
     SCHEMES,
     Scheme,
     SchemeBuilder,
+    Stage,
+    Transmission,
     build_from_registry,
     register_scheme,
-    scheme_builder,
-    scheme_options,
+    scheme_entry,
+    scheme_option_fields,
 )
 from genjscc.utils.weights import read_metadata
 from genjscc.zoo import ZOO, resolve_model
 
 __all__ = [
-    "Scheme", "SCHEMES", "SchemeBuilder", "register_scheme", "build_scheme", "scheme_builder", "scheme_options",
-    "scheme_kind", "ENTRY_POINT_GROUP",
+    "Scheme", "Transmission", "Stage", "SCHEMES", "SchemeBuilder", "register_scheme", "build_scheme", "scheme_entry",
+    "scheme_option_fields", "scheme_kind", "data_defaults", "ENTRY_POINT_GROUP",
 ]
 
 
@@ -40,14 +45,14 @@ def scheme_kind(spec: str) -> tuple[str, Path | None]:
     """(kind, weight path or None) of a scheme kind, zoo name or weight path."""
     if spec not in ZOO and (spec in SCHEMES or not Path(spec).expanduser().exists()):
         try:
-            scheme_builder(spec)  # a registered kind, or one an entry point provides
+            scheme_entry(spec)  # a registered kind, or one an entry point provides
             return spec, None
         except ValueError:
             pass  # not a kind: resolve_model below says what is missing
     path = resolve_model(spec)
     kind = str(read_metadata(path).get("kind"))
     try:
-        scheme_builder(kind)
+        scheme_entry(kind)
     except ValueError:
         raise ValueError(
             f"{path} holds a {kind!r} model, which is not a transmission scheme ({', '.join(sorted(SCHEMES))})"
@@ -59,3 +64,12 @@ def build_scheme(spec: str, **options) -> Scheme:
     """A scheme from a kind (``separation``), a zoo name or a weight path, with keyword options."""
     kind, path = scheme_kind(spec)
     return build_from_registry(kind, path, options)
+
+
+def data_defaults(spec: str, data: str, given: dict) -> dict:
+    """``{option: data}`` for each option of ``spec``'s kind that follows the evaluated data (separation's
+    ``training_data``), is not in ``given`` and whose default is not ``data`` already: what a command that
+    evaluates on ``data`` adds to the options it builds the scheme with."""
+    kind, _ = scheme_kind(spec)
+    return {name: data for name, option in scheme_option_fields(kind).items()
+            if option.follows_data and name not in given and option.default != data}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from genjscc.models.generative_jscc import GenerativeJSCC
-from genjscc.schemes.base import NetworkScheme, Scheme, parse_flag, register_scheme
+from genjscc.schemes.base import NetworkOptions, NetworkScheme, Scheme, register_scheme
 from genjscc.utils.weights import model_label
 
 __all__ = ["GenerativeScheme"]
@@ -20,10 +20,10 @@ class GenerativeScheme(NetworkScheme):
         self.model.check_size(height, width)
 
 
-@register_scheme("generative")
-def build_generative(model: Path | None, *, compile: bool | str = False) -> Scheme:
-    """``model``: a GenerativeJSCC weight file (``genjscc train generative``) or zoo name; ``compile``:
+@register_scheme("generative", NetworkOptions)
+def build_generative(model: Path | None, options: NetworkOptions) -> Scheme:
+    """``model``: a GenerativeJSCC weight file (``genjscc train generative``) or zoo name; ``options.compile``:
     run its networks through ``torch.compile``."""
     if model is None:
         raise ValueError("the generative scheme needs trained weights: give a zoo name or a .safetensors path")
-    return GenerativeScheme(GenerativeJSCC.from_weights(model), model_label(model), compile=parse_flag(compile, "compile"))
+    return GenerativeScheme(GenerativeJSCC.from_weights(model), model_label(model), compile=options.compile)

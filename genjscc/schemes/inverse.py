@@ -4,11 +4,11 @@
 prior image ``G`` closest to x̂ under ``λ_mse·MSE + λ_lpips·LPIPS-VGG`` and sends ``G`` out. The
 receiver needs nothing beyond x̂, so the scheme costs the DeepJSCC's bandwidth exactly.
 
-Options (``--set key=value``): ``jscc`` (DeepJSCC zoo name or file, required), ``prior``
-(StyleGAN2 zoo name or any file ``load_stylegan2`` reads), and the solver's settings
-(:class:`genjscc.inversion.ILOSettings`: ``steps`` such as ``100`` or ``50,50``, ``latent``,
-``space``, ``lr``, ``mse``, ``lpips``, ``lpips_net``, ``geocross``, ``optimize_noise``,
-``first_block``, ``select``), ``seed`` and ``progress``.
+Options (:class:`InverseOptions`, ``--set key=value``): ``jscc`` (DeepJSCC zoo name or file,
+required), ``prior`` (StyleGAN2 zoo name or any file ``load_stylegan2`` reads), every field of the
+solver's :class:`genjscc.inversion.ILOSettings` under its own name (``steps`` such as ``100`` or
+``50,50``, ``latent``, ``space``, ``lr``, ``mse``, ``lpips``, ...), ``seed``, ``progress`` and the
+consistency test's settings.
 
 Consistency test (:mod:`.consistency`, ``consistency=true`` by default): per image, G is sent out
 only when it explains x̂ through the DeepJSCC about as well as images the prior can make do (the
@@ -17,15 +17,15 @@ samples sent at the same SNR, computed once and cached); otherwise x̂ goes out 
 without the test (every image replaced by G). The test costs no solver step: the solve runs once
 per batch, and the decision adds two noise-free DeepJSCC passes (of G and of x̂).
 
-After each ``transmit`` the DeepJSCC output is kept in :attr:`stage_outputs`, so evaluation
-records DeepJSCC and InverseJSCC on the same images and channel draws (a paired comparison);
-with the test, the untested inversion is kept there too (label ``...:unchecked``) and
-:attr:`reports` holds ``accepted`` ``[B]`` (1 where G was sent), whose mean is the fraction accepted.
+``transmit`` returns the DeepJSCC output among its :attr:`~genjscc.schemes.base.Transmission.stages`,
+so evaluation records DeepJSCC and InverseJSCC on the same images and channel draws (a paired
+comparison); with the test, the untested inversion is a stage too (label ``...:unchecked``) and the
+transmission's ``report`` holds ``accepted`` ``[B]`` (1 where G was sent), whose mean is the fraction accepted.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -36,7 +36,8 @@ from genjscc.utils.images import ImageSizeError
 from genjscc.inversion import ILOSettings, InversionResult, invert
 from genjscc.models.stylegan2 import load_stylegan2
 from genjscc.models.stylegan2.sampling import DEFAULT_TRUNCATION
-from genjscc.schemes.base import Scheme, parse_flag, register_scheme
+from genjscc.schemes.base import Scheme, Stage, Transmission, register_scheme
+from genjscc.schemes.options import scheme_option
 from genjscc.schemes.consistency import (
     ConsistencyTest,
     calibration_statistics,
@@ -47,7 +48,7 @@ from genjscc.schemes.consistency import (
 from genjscc.schemes.deepjscc import DeepJSCCScheme, build_deepjscc
 from genjscc.zoo import resolve_model
 
-__all__ = ["InverseScheme", "ilo_settings"]
+__all__ = ["InverseScheme", "InverseOptions", "build_inverse"]
 
 
 class InverseScheme(Scheme):
@@ -73,20 +74,19 @@ class InverseScheme(Scheme):
 
     def transmit(self, images, channel, snr_db, *, generator=None):
         self.check_size(*images.shape[-2:])  # before any work: the solve is the cost of this scheme
-        observed = self.jscc.transmit(images, channel, snr_db, generator=generator).clamp(0, 1)
+        observed = self.jscc.transmit(images, channel, snr_db, generator=generator).images.clamp(0, 1)
         # a fixed seed per call and image: the same evaluation reproduces itself
         seeds = [self.seed * 1_000_003 + self.calls * 4096 + i for i in range(images.shape[0])]
         self.calls += 1
         result = self._invert(observed, seeds)
-        self.stage_outputs = {self.jscc.label: ("deepjscc", observed)}
+        stages = {self.jscc.label: Stage("deepjscc", observed)}
         if self.consistency is None:
-            return result.images
+            return Transmission(result.images, stages)
         limits = self.thresholds(channel, snr_db, images.shape[0])
         accepted = self.statistic(result.images, observed, snr_db).cpu() <= limits
-        self.stage_outputs[f"{self.label}:unchecked"] = (self.kind, result.images)  # the label of consistency=false
-        self.reports = {"accepted": accepted.float()}
-        return torch.where(accepted.view(-1, 1, 1, 1).to(observed.device), result.images.to(observed.device),
-                           observed)
+        stages[f"{self.label}:unchecked"] = Stage(self.kind, result.images)  # the label of consistency=false
+        sent = torch.where(accepted.view(-1, 1, 1, 1).to(observed.device), result.images.to(observed.device), observed)
+        return Transmission(sent, stages, {"accepted": accepted.float()})
 
     def _invert(self, observed: torch.Tensor, seeds: list[int]) -> InversionResult:
         return invert(self.prior, observed, self.settings, seeds=seeds, progress=self.progress)
@@ -116,7 +116,7 @@ class InverseScheme(Scheme):
 
     def _threshold(self, channel: Channel, snr: float, key: dict) -> float:
         def statistic(images, snr_db, generator, seeds):
-            observed = self.jscc.transmit(images, channel, snr_db, generator=generator).clamp(0, 1)
+            observed = self.jscc.transmit(images, channel, snr_db, generator=generator).images.clamp(0, 1)
             return self.statistic(self._invert(observed, seeds).images, observed, snr_db)
 
         values = calibration_statistics(self.prior, statistic, self.consistency, {**key, "snr_db": snr})
@@ -143,55 +143,38 @@ class InverseScheme(Scheme):
         return self
 
 
-def ilo_settings(**options) -> ILOSettings:
-    """:class:`ILOSettings` from scheme options (``steps`` may be ``"50,50"`` or a number)."""
-    known = {f.name for f in fields(ILOSettings)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ValueError(f"unknown ILO setting(s) {', '.join(unknown)}; settings: {', '.join(sorted(known))}")
-    if "steps" in options:
-        steps = options["steps"]
-        try:
-            options["steps"] = tuple(int(s) for s in str(steps).split(",")) if not isinstance(steps, (tuple, list)) \
-                else tuple(int(s) for s in steps)
-        except ValueError:
-            raise ValueError(f"steps must be a number or a list such as 50,50 (steps per round), got {steps!r}") from None
-    if isinstance(options.get("radii"), str):
-        try:
-            options["radii"] = tuple(float(r) for r in options["radii"].split(","))
-        except ValueError:
-            raise ValueError(f"radii must be numbers such as 100,1000,6000 (one per round), "
-                             f"got {options['radii']!r}") from None
-    return ILOSettings(**options)
+@dataclass(frozen=True)
+class InverseOptions:
+    """Options of the ``inverse`` scheme; the solver's settings are :class:`ILOSettings`' own fields."""
+
+    jscc: str | None = scheme_option(None, help="the DeepJSCC whose output is inverted: zoo name or .safetensors "
+                                                "(required)")
+    prior: str = scheme_option("stylegan2-photos64", help="StyleGAN2 prior: zoo name or a file load_stylegan2 reads")
+    ilo: ILOSettings = scheme_option(default_factory=ILOSettings, help="the ILO solver's settings")
+    seed: int = scheme_option(0, help="seed of the solver's random starts (per call and image)")
+    progress: bool = scheme_option(False, help="draw the solver's progress bar")
+    consistency: bool = scheme_option(True, help="send G only where it passes the consistency test (x̂ elsewhere)")
+    consistency_quantile: float = scheme_option(0.9, help="q: fraction of prior samples that pass")
+    consistency_samples: int = scheme_option(64, help="prior samples per (channel, SNR) in the calibration")
+    consistency_truncation: float = scheme_option(DEFAULT_TRUNCATION, help="truncation ψ of those samples")
 
 
-@register_scheme("inverse")
-def build_inverse(model: Path | None, *, jscc: str | None = None, prior: str = "stylegan2-photos64",
-                  steps: str | int | None = None, latent: str | None = None, space: str | None = None,
-                  lr: float | None = None, mse: float | None = None, lpips: float | None = None,
-                  lpips_net: str | None = None, geocross: float | None = None, optimize_noise: bool | None = None,
-                  first_block: int | None = None, select: str | None = None, radii: str | None = None,
-                  seed: int = 0, progress: bool = False, consistency: bool | str = True,
-                  consistency_quantile: float = 0.9, consistency_samples: int = 64,
-                  consistency_truncation: float = DEFAULT_TRUNCATION) -> Scheme:
-    """InverseJSCC from a DeepJSCC (``jscc``) and a StyleGAN2 prior (``prior``); solver settings as ILOSettings;
+@register_scheme("inverse", InverseOptions)
+def build_inverse(model: Path | None, options: InverseOptions) -> Scheme:
+    """InverseJSCC from a DeepJSCC (``jscc``) and a StyleGAN2 prior (``prior``), solved with ``options.ilo``;
     ``consistency`` (on by default) and its ``consistency_*`` settings as :class:`ConsistencyTest`."""
     if model is not None:
         raise ValueError("the inverse scheme has no weight file of its own: give --set jscc=MODEL --set prior=PRIOR")
-    if not jscc:
+    if not options.jscc:
         raise ValueError("the inverse scheme needs a DeepJSCC: --set jscc=deepjscc-64-bcr1_48 (zoo name or .safetensors)")
-    given = {"steps": steps, "latent": latent, "space": space, "lr": lr, "mse": mse, "lpips": lpips,
-             "lpips_net": lpips_net, "geocross": geocross, "optimize_noise": optimize_noise,
-             "first_block": first_block, "select": select, "radii": radii}
-    settings = ilo_settings(**{k: v for k, v in given.items() if v is not None})
-    test = ConsistencyTest(quantile=float(consistency_quantile), samples=int(consistency_samples),
-                           truncation=float(consistency_truncation)) if parse_flag(consistency, "consistency") else None
-    jscc_path, prior_path = resolve_model(jscc), _resolve_prior(prior)
+    test = ConsistencyTest(quantile=options.consistency_quantile, samples=options.consistency_samples,
+                           truncation=options.consistency_truncation) if options.consistency else None
+    jscc_path, prior_path = resolve_model(options.jscc), _resolve_prior(options.prior)
     generator = load_stylegan2(prior_path)
     jscc_scheme = build_deepjscc(jscc_path)
     label = f"inverse({jscc_scheme.label}+{Path(prior_path).stem})" + ("" if test else ":unchecked")
-    scheme = InverseScheme(jscc_scheme, generator, settings, label, seed=int(seed), progress=bool(progress),
-                           consistency=test)
+    scheme = InverseScheme(jscc_scheme, generator, options.ilo, label, seed=options.seed,
+                           progress=options.progress, consistency=test)
     scheme.weight_files = (*jscc_scheme.weight_files, Path(prior_path))
     return scheme
 

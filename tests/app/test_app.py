@@ -155,7 +155,7 @@ def test_two_tabs_at_once_get_their_own_results(server):
     """Two requests in flight together: each job returns its own SNR's reconstruction (= a direct send)."""
     from genjscc.app.work import prepare_photo
     from genjscc.channel import AWGN
-    from genjscc.evaluation.evaluate import send
+    from genjscc.evaluation.evaluate import transmit_checked
     from genjscc.metrics import psnr
     from genjscc.schemes import build_scheme
 
@@ -167,7 +167,8 @@ def test_two_tabs_at_once_get_their_own_results(server):
         assert job["state"] == "done"
         tile = job["result"]["tiles"][0]
         x = prepare_photo(request["image"]["photo"], 64).image.unsqueeze(0)
-        expected = psnr(send(scheme, x, AWGN(), request["snr"], generator=torch.Generator().manual_seed(request["seed"])), x)
+        expected = psnr(transmit_checked(scheme, x, AWGN(), request["snr"],
+                                         generator=torch.Generator().manual_seed(request["seed"])).images, x)
         assert tile["psnr"] == pytest.approx(expected.item(), abs=1e-4)
         assert job["result"]["snr"] == request["snr"] and job["result"]["seed"] == request["seed"]
     assert submitted[0]["original"] != submitted[1]["original"]

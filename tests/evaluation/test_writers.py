@@ -29,7 +29,7 @@ def no_computation(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("computed before the output was checked")
 
-    monkeypatch.setattr(ev, "send", refuse)
+    monkeypatch.setattr(ev, "transmit_checked", refuse)
     monkeypatch.setattr(ev, "evaluate", refuse)
     monkeypatch.setattr(sweep, "evaluate", refuse)
 
@@ -201,10 +201,10 @@ def test_scheme_option_values_name_the_option(tiny_model, tiny_prior, tmp_path, 
 
 
 def test_set_takes_a_yaml_list(tiny_model, tiny_prior):
-    from genjscc.cli.options import scheme_options
+    from genjscc.cli.options import parse_set_options
     from genjscc.schemes import build_scheme
 
-    options = scheme_options(["steps=[3,2]", f"jscc={tiny_model}", f"prior={tiny_prior}"], None)
+    options = parse_set_options(["steps=[3,2]", f"jscc={tiny_model}", f"prior={tiny_prior}"], None)
     assert build_scheme("inverse", **options).settings.steps == (3, 2)
 
 

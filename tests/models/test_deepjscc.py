@@ -58,7 +58,7 @@ def test_weights_round_trip_and_kind_check(tmp_path):
     g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
     with torch.no_grad():
         expected = model.eval()(x, AWGN(), 0.0, generator=g1)
-    assert torch.allclose(scheme.transmit(x, AWGN(), 0.0, generator=g2), expected, atol=1e-6)
+    assert torch.allclose(scheme.transmit(x, AWGN(), 0.0, generator=g2).images, expected, atol=1e-6)
     with pytest.raises(WeightsError, match="expected 'stylegan2'"):
         load_weights(path, kind="stylegan2")
     (tmp_path / "junk.safetensors").write_bytes(b"garbage")

@@ -145,7 +145,7 @@ def test_scheme_evaluates_and_refuses_wrong_weights(tmp_path, tiny_prior, tiny_m
     path = save_weights(tmp_path / "gen.safetensors", model.state_dict(), {"kind": "generative", "config": model.config.to_dict()})
     scheme = build_scheme(str(path))
     assert scheme.kind == "generative" and scheme.bcr(16, 16) == Fraction(1, 12)
-    out = scheme.transmit(torch.rand(2, 3, 16, 16), AWGN(), 0.0)
+    out = scheme.transmit(torch.rand(2, 3, 16, 16), AWGN(), 0.0).images
     assert out.shape == (2, 3, 16, 16)
     with pytest.raises(ValueError, match="16x16"):
         scheme.check_size(32, 32)

@@ -15,7 +15,7 @@ from genjscc.evaluation.evaluate import evaluate
 from genjscc.inversion import ILOSettings
 from genjscc.models.stylegan2.sampling import sample_images
 from genjscc.schemes import build_scheme
-from genjscc.schemes.base import Scheme
+from genjscc.schemes.base import Scheme, Transmission
 from genjscc.schemes.consistency import ConsistencyTest, weights_hash
 from genjscc.schemes.inverse import InverseScheme
 from support import tiny_generator  # 16² generator, images mostly inside [-1, 1], w_avg at the mean w
@@ -58,8 +58,8 @@ class BlurryScheme(Scheme):
 
     def transmit(self, images, channel, snr_db, *, generator=None):
         noise = torch.randn(images.shape, generator=generator)
-        return (self.model.decode(*self.model.encode(images, snr_db), snr_db) + 0.05 * 10 ** (-float(snr_db) / 20)
-                * noise).clamp(0, 1)
+        return Transmission((self.model.decode(*self.model.encode(images, snr_db), snr_db)
+                             + 0.05 * 10 ** (-float(snr_db) / 20) * noise).clamp(0, 1))
 
 
 def scheme(G: nn.Module, jscc: Scheme | None = None, test: ConsistencyTest | None = TEST) -> InverseScheme:
@@ -78,10 +78,11 @@ def test_in_range_images_pass_and_others_get_the_deepjscc_output_back():
     outside = out_of_range(16)
     accepted = {}
     for name, images in (("inside", inside), ("outside", outside)):
-        out = inverse.transmit(images, AWGN(), 10.0, generator=torch.Generator().manual_seed(3))
-        flags = inverse.reports["accepted"].bool()
-        observed = inverse.stage_outputs["blurry"][1]
-        unchecked = inverse.stage_outputs["inverse(blurry+tiny):unchecked"][1]
+        sent = inverse.transmit(images, AWGN(), 10.0, generator=torch.Generator().manual_seed(3))
+        out = sent.images
+        flags = sent.report["accepted"].bool()
+        observed = sent.stages["blurry"].images
+        unchecked = sent.stages["inverse(blurry+tiny):unchecked"].images
         assert torch.equal(out[flags], unchecked[flags]) and torch.equal(out[~flags], observed[~flags])
         accepted[name] = flags.float().mean().item()
     assert accepted["inside"] >= 0.7, accepted  # the calibration accepts about 90 % of prior images (13/16 here)
@@ -96,9 +97,9 @@ def test_without_the_test_every_image_is_the_priors_and_nothing_is_calibrated(mo
     G = tiny_generator()
     inverse = scheme(G, test=None)
     images = out_of_range(4)
-    out = inverse.transmit(images, AWGN(), 10.0, generator=torch.Generator().manual_seed(3))
-    assert inverse.reports == {} and set(inverse.stage_outputs) == {"blurry"}
-    assert not torch.allclose(out, inverse.stage_outputs["blurry"][1], atol=1e-3)  # G, not x̂
+    sent = inverse.transmit(images, AWGN(), 10.0, generator=torch.Generator().manual_seed(3))
+    assert sent.report == {} and set(sent.stages) == {"blurry"}
+    assert not torch.allclose(sent.images, sent.stages["blurry"].images, atol=1e-3)  # G, not x̂
 
 
 def test_calibration_is_cached_and_rebuilt_when_the_prior_or_the_deepjscc_changes(monkeypatch, tmp_path):

@@ -64,11 +64,13 @@ def test_inverse_scheme_sends_and_keeps_the_deepjscc_output(tiny_model, tiny_pri
     scheme = build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), **FAST)
     images = stack(load_dataset(f"prior:{tiny_prior}", "test", 16, limit=2))
     with torch.inference_mode():  # evaluation calls schemes in inference mode: the solver must still run
-        out = scheme.transmit(images, AWGN(), 5.0, generator=torch.Generator().manual_seed(0))
+        sent = scheme.transmit(images, AWGN(), 5.0, generator=torch.Generator().manual_seed(0))
+    out = sent.images
     assert out.shape == images.shape and 0 <= out.min() and out.max() <= 1
-    kind, observed = scheme.stage_outputs[tiny_model.stem]
+    kind, observed = sent.stages[tiny_model.stem].kind, sent.stages[tiny_model.stem].images
     assert kind == "deepjscc"
-    reference = build_scheme(str(tiny_model)).transmit(images, AWGN(), 5.0, generator=torch.Generator().manual_seed(0))
+    reference = build_scheme(str(tiny_model)).transmit(images, AWGN(), 5.0,
+                                                       generator=torch.Generator().manual_seed(0)).images
     assert torch.allclose(observed, reference.clamp(0, 1))  # the same channel draw as DeepJSCC alone
     assert str(scheme.bcr(16, 16)) == "1/48"
 

@@ -149,7 +149,7 @@ def test_lost_images_become_the_mean_image(crops):
     mean = torch.full((3, 64, 64), 0.5)
     scheme = SeparationScheme(build_codec("webp"), CapacityLink(outage=0.5), "1/12", mean_image=mean)
     g = torch.Generator().manual_seed(3)
-    out = scheme.transmit(crops, BlockRayleigh(), 10.0, generator=g)
+    out = scheme.transmit(crops, BlockRayleigh(), 10.0, generator=g).images
     lost = (out == mean).flatten(1).all(dim=1)
     choice = scheme.choices[("rayleigh(csi=mmse)", 10.0)]
     assert choice.fitted == len(crops)
@@ -274,7 +274,7 @@ def test_scheme_through_build_scheme(crops):
     scheme = build_scheme("separation", codec="webp", code="capacity", bcr="1/12")
     assert scheme.label == "webp+capacity" and scheme.kind == "separation"
     assert scheme.bcr(64, 64) == Fraction(1, 12) and scheme.channel_uses(64, 64) == 1024
-    out = scheme.transmit(crops, AWGN(), 10.0, generator=torch.Generator().manual_seed(0))
+    out = scheme.transmit(crops, AWGN(), 10.0, generator=torch.Generator().manual_seed(0)).images
     assert out.shape == crops.shape
     mean = scheme._mean(64, 64).expand_as(crops)
     assert psnr(out, crops).mean() > psnr(mean, crops).mean() + 5
@@ -286,7 +286,7 @@ def test_scheme_ldpc_reports_its_mcs(crops):
     from genjscc.schemes import build_scheme
 
     scheme = build_scheme("separation", codec="webp", code="ldpc", bcr="1/12")
-    out = scheme.transmit(crops[:2], AWGN(), 16.0, generator=torch.Generator().manual_seed(0))
+    out = scheme.transmit(crops[:2], AWGN(), 16.0, generator=torch.Generator().manual_seed(0)).images
     assert out.shape == crops[:2].shape
     choice = scheme.choices[("awgn", 16.0)]
     assert choice.delivered == 2 and choice.option == "64qam-r2/3"  # the largest budget, and it decodes
@@ -295,7 +295,7 @@ def test_scheme_ldpc_reports_its_mcs(crops):
 def test_tiny_images_through_the_scheme():
     scheme = SeparationScheme(build_codec("avif"), build_link("capacity"), "1/48")
     images = torch.stack([_photo_like(32, 32, s) for s in range(2)])
-    out = scheme.transmit(images, AWGN(), 0.0)
+    out = scheme.transmit(images, AWGN(), 0.0).images
     assert out.shape == images.shape
     assert torch.equal(out[0], out[1])  # both the mean image
     assert scheme.choices[("awgn", 0.0)].fitted == 0
@@ -361,7 +361,6 @@ def test_cli_reaches_every_separation_option(tmp_path):
 def test_fallback_is_the_evaluated_datasets_training_mean(tmp_path):
     """The image sent when nothing fits is the mean of the *evaluated* data's training crops."""
     from genjscc.data import training_mean_image
-    from genjscc.evaluation.evaluate import prepare_scheme
     from genjscc.utils.images import save_image
     from genjscc.schemes import build_scheme
 
@@ -370,9 +369,9 @@ def test_fallback_is_the_evaluated_datasets_training_mean(tmp_path):
         for i in range(2):
             save_image(torch.tensor(colour).view(3, 1, 1).expand(3, 64, 64).clone(), tmp_path / split / f"{i}.png")
     spec = f"folder:{tmp_path}"
-    scheme = prepare_scheme(build_scheme("separation", codec="webp", bcr="1/384"), spec, 32, 32)
+    scheme = build_scheme("separation", codec="webp", bcr="1/384", training_data=spec)
     images = torch.rand(2, 3, 32, 32)
-    out = scheme.transmit(images, AWGN(), -5.0)  # 1/384 of a 32x32 image fits no file: all fallbacks
+    out = scheme.transmit(images, AWGN(), -5.0).images  # 1/384 of a 32x32 image fits no file: all fallbacks
     assert scheme.choices[("awgn", -5.0)].fitted == 0
     expected = training_mean_image(spec, 32, 32)
     assert torch.allclose(out[0], expected, atol=1e-6)

@@ -66,7 +66,7 @@ def test_training_reduces_loss(tmp_path):
     scores = []
     for path in (first, longer):
         g = torch.Generator().manual_seed(0)
-        scores.append(psnr(build_scheme(str(path)).transmit(images, AWGN(), 10.0, generator=g), images).mean().item())
+        scores.append(psnr(build_scheme(str(path)).transmit(images, AWGN(), 10.0, generator=g).images, images).mean().item())
     assert scores[1] > scores[0] + 1.5
 
 
