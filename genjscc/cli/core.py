@@ -57,10 +57,10 @@ def open_channel(name: str, csi: str):
 def open_scheme(model: str, device: str, options: dict, data: str):
     """Build the scheme; options that follow the evaluated data (separation's ``training_data``) default to
     ``data`` unless given. Errors exit 2."""
-    from genjscc.schemes import build_scheme, data_defaults
+    from genjscc.schemes import build_scheme_for_data
 
     try:
-        scheme = build_scheme(model, **data_defaults(model, data, options), **options).to(device)
+        scheme = build_scheme_for_data(model, data, options).to(device)
     except (FileNotFoundError, ValueError, TypeError) as exc:
         raise fail(str(exc)) from None
     return scheme

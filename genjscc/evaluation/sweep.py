@@ -140,7 +140,7 @@ def run_sweep(config: dict, store: Path, *, batch_size: int | None = None, progr
     points, in the configuration's order.
     """
     from genjscc.data import load_dataset, stack
-    from genjscc.schemes import build_scheme, data_defaults
+    from genjscc.schemes import build_scheme_for_data
 
     points, common = sweep_points(config)
     batch = batch_size or int(config.get("batch_size", 128))
@@ -151,8 +151,7 @@ def run_sweep(config: dict, store: Path, *, batch_size: int | None = None, progr
     for point in points:
         scheme_key = (point.scheme, point.options)
         if scheme_key not in built:
-            options = dict(point.options)
-            scheme = build_scheme(point.scheme, **data_defaults(point.scheme, common["data"], options), **options)
+            scheme = build_scheme_for_data(point.scheme, common["data"], dict(point.options))
             scheme.check_size(common["size"], common["size"])
             built[scheme_key] = scheme
     keys = [point.key(common, content_hash(built[(point.scheme, point.options)].weight_files)) for point in points]

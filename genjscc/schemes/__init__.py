@@ -37,7 +37,7 @@ from genjscc.zoo import ZOO, resolve_model
 
 __all__ = [
     "Scheme", "Transmission", "Stage", "SCHEMES", "SchemeBuilder", "register_scheme", "build_scheme", "scheme_entry",
-    "scheme_option_fields", "scheme_kind", "data_defaults", "ENTRY_POINT_GROUP",
+    "scheme_option_fields", "scheme_kind", "build_scheme_for_data", "ENTRY_POINT_GROUP",
 ]
 
 
@@ -66,10 +66,10 @@ def build_scheme(spec: str, **options) -> Scheme:
     return build_from_registry(kind, path, options)
 
 
-def data_defaults(spec: str, data: str, given: dict) -> dict:
-    """``{option: data}`` for each option of ``spec``'s kind that follows the evaluated data (separation's
-    ``training_data``), is not in ``given`` and whose default is not ``data`` already: what a command that
-    evaluates on ``data`` adds to the options it builds the scheme with."""
-    kind, _ = scheme_kind(spec)
-    return {name: data for name, option in scheme_option_fields(kind).items()
-            if option.follows_data and name not in given and option.default != data}
+def build_scheme_for_data(spec: str, data: str, options: dict) -> Scheme:
+    """:func:`build_scheme` for a command that evaluates on the data spec ``data``: options that follow the
+    evaluated data (separation's ``training_data``) default to ``data`` where not given. Such a default is
+    not one of the recorded options: a record names its data already."""
+    kind, path = scheme_kind(spec)
+    follows = {name: data for name, option in scheme_option_fields(kind).items() if option.follows_data}
+    return build_from_registry(kind, path, options, defaults=follows)

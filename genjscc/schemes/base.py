@@ -207,16 +207,19 @@ def scheme_option_fields(kind: str) -> dict[str, OptionField]:
     return option_fields(scheme_entry(kind).options)
 
 
-def build_from_registry(kind: str, model: Path | None, options: dict) -> Scheme:
+def build_from_registry(kind: str, model: Path | None, options: dict, defaults: dict | None = None) -> Scheme:
     """Call the builder of ``kind``; an unknown option is a ``ValueError`` that lists the known ones, a
-    value its type cannot read (``--set lr=abc`` for a float) one that names the option."""
+    value its type cannot read (``--set lr=abc`` for a float) one that names the option. ``defaults``
+    replace the dataclass's defaults where ``options`` does not give a value; only ``options`` are recorded
+    in ``scheme.options`` (a record's identity)."""
     entry = scheme_entry(kind)
     known = option_fields(entry.options)
     unknown = sorted(set(options) - set(known))
     if unknown:
         hint = ", ".join(sorted(known)) or "none"
         raise ValueError(f"scheme {kind!r} has no option {', '.join(unknown)}; its options: {hint}")
-    chosen, recorded = read_options(entry.options, options)
+    chosen, recorded = read_options(entry.options, {**(defaults or {}), **options})
+    recorded = {k: v for k, v in recorded.items() if k in options}
     if entry.keywords:
         scheme = entry.builder(model, **{f.name: getattr(chosen, f.name) for f in fields(chosen)})
     else:

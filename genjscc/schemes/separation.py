@@ -160,7 +160,7 @@ class SeparationOptions:
     outage: str | float | None = scheme_option(None, help="capacity on block fading: best, average or a probability")
     training_data: str = scheme_option("photos", follows_data=True, help=(
         "data spec whose training mean image (2,000 crops at the sent size) replaces an image whose file does not "
-        "fit or is lost; evaluate, grid and sweep default it to their data"))
+        "fit or is lost; evaluate, grid and sweep default it to the data they evaluate on"))
 
 
 @register_scheme("separation", SeparationOptions)

@@ -358,17 +358,23 @@ def test_cli_reaches_every_separation_option(tmp_path):
     assert result.exit_code == 2 and "bogus" in result.output  # --set overrides the file and reaches the link
 
 
+def _red_train_blue_test(folder) -> str:
+    """A folder data spec whose two training images are red and two test images blue (64x64)."""
+    from genjscc.utils.images import save_image
+
+    for split, colour in (("train", (0.9, 0.1, 0.1)), ("test", (0.1, 0.1, 0.9))):
+        (folder / split).mkdir()
+        for i in range(2):
+            save_image(torch.tensor(colour).view(3, 1, 1).expand(3, 64, 64).clone(), folder / split / f"{i}.png")
+    return f"folder:{folder}"
+
+
 def test_fallback_is_the_evaluated_datasets_training_mean(tmp_path):
     """The image sent when nothing fits is the mean of the *evaluated* data's training crops."""
     from genjscc.data import training_mean_image
-    from genjscc.utils.images import save_image
     from genjscc.schemes import build_scheme
 
-    for split, colour in (("train", (0.9, 0.1, 0.1)), ("test", (0.1, 0.1, 0.9))):
-        (tmp_path / split).mkdir()
-        for i in range(2):
-            save_image(torch.tensor(colour).view(3, 1, 1).expand(3, 64, 64).clone(), tmp_path / split / f"{i}.png")
-    spec = f"folder:{tmp_path}"
+    spec = _red_train_blue_test(tmp_path)
     scheme = build_scheme("separation", codec="webp", bcr="1/384", training_data=spec)
     images = torch.rand(2, 3, 32, 32)
     out = scheme.transmit(images, AWGN(), -5.0).images  # 1/384 of a 32x32 image fits no file: all fallbacks
@@ -376,3 +382,39 @@ def test_fallback_is_the_evaluated_datasets_training_mean(tmp_path):
     expected = training_mean_image(spec, 32, 32)
     assert torch.allclose(out[0], expected, atol=1e-6)
     assert out[0, 0].mean() > 0.85 and out[0, 2].mean() < 0.15  # red training images, not the photos' mean
+
+
+def test_builder_fallback_by_default_is_the_photos_training_mean():
+    """Without --data the fallback is what transmit and evaluate gave before: the photos' training mean."""
+    from genjscc.data import training_mean_image
+    from genjscc.schemes import build_scheme
+
+    scheme = build_scheme("separation", codec="webp", bcr="1/384")
+    out = scheme.transmit(torch.rand(2, 3, 32, 32), AWGN(), -5.0).images  # 1/384 of 32x32 fits no file
+    assert scheme.choices[("awgn", -5.0)].fitted == 0
+    assert torch.equal(out[0], training_mean_image("photos", 32, 32)) and torch.equal(out[1], out[0])
+    assert not torch.allclose(out[0], torch.full_like(out[0], 0.5), atol=0.02)  # not the mid-grey of no data
+
+
+def test_evaluate_data_becomes_the_fallback_data_unless_given(tmp_path):
+    """`evaluate --data X` defaults training_data to X (the record names X as its data; only a training_data
+    given with --set is among its options); --set training_data wins."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from genjscc.cli import app
+    from genjscc.data import load_dataset, stack, training_mean_image
+
+    spec = _red_train_blue_test(tmp_path)
+    common = ["evaluate", "separation", "--set", "codec=webp", "--set", "bcr=1/384", "--data", spec, "--size", "32",
+              "--snr", "-5", "--metrics", "psnr", "--format", "json"]
+    targets = stack(load_dataset(spec, "test", 32))
+    for extra, fallback, recorded in (([], spec, {}), (["--set", "training_data=photos"], "photos",
+                                                       {"training_data": "photos"})):
+        result = CliRunner().invoke(app, common + extra)
+        assert result.exit_code == 0, result.output
+        [record] = json.loads(result.stdout[result.stdout.index("{"):])["results"]
+        expected = psnr(training_mean_image(fallback, 32, 32).expand_as(targets), targets).double().mean().item()
+        assert record["mean"] == pytest.approx(expected, abs=1e-6)
+        assert json.loads(record["options"]) == {"codec": "webp", "bcr": "1/384", **recorded}
