@@ -12,7 +12,9 @@ Conventions (facts.md §2), used everywhere in genjscc:
 * Bandwidth compression ratio ``rho = k / n`` with ``n = 3 H W`` real source values.
 
 Channels are ``nn.Module`` s whose ``forward(z, snr_db, *, h=None, generator=None)`` returns
-the received (and, with CSI, equalised) symbols. They are differentiable in ``z``.
+the received (and, with CSI, equalised) symbols. They are differentiable in ``z``. Coherent
+channels also offer :meth:`Channel.receive_soft`, which returns unbiased symbol estimates with
+their noise variance per symbol (:class:`SoftSymbols`), what a soft demapper needs for its LLRs.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import math
 import numbers
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -30,6 +32,7 @@ __all__ = [
     "BlockRayleigh",
     "FastRayleigh",
     "Channel",
+    "SoftSymbols",
     "power_normalize",
     "real_to_complex",
     "complex_to_real",
@@ -153,11 +156,35 @@ def _complex_normal(shape, *, generator, device) -> Tensor:
 # ----------------------------------------------------------------------------- channels
 
 
+class SoftSymbols(NamedTuple):
+    """A coherent receiver's output for soft demapping.
+
+    ``symbols [B, k]`` complex: unbiased estimates ``s_j = z_j + n_j`` of the sent symbols;
+    ``noise_variance [B, k]`` float: ``E|n_j|^2`` per complex symbol (half per real dimension), the
+    effective noise after equalisation (e.g. ``sigma^2 / |h_j|^2`` after a flat fade ``h_j``).
+    """
+
+    symbols: Tensor
+    noise_variance: Tensor
+
+
 class Channel(nn.Module):
     """Base class: ``forward(z [B, k] complex, snr_db) -> y [B, k] complex``."""
 
     name: str = "channel"
     power: float = 1.0
+
+    def receive_soft(
+        self, z: Tensor, snr_db: float | Tensor, *, generator: torch.Generator | None = None
+    ) -> SoftSymbols:
+        """Send ``z [B, k]`` and return unbiased symbol estimates with their per-symbol noise variance.
+
+        Channels whose receiver can state that variance override this; the others refuse.
+        """
+        raise ValueError(
+            f"{self.describe()} does not report the noise variance of its equalised symbols, so soft "
+            f"demapping cannot use it: use awgn, rayleigh, fast-rayleigh, rician or an ofdm-* channel"
+        )
 
     def _noise(self, z: Tensor, snr: Tensor, generator) -> Tensor:
         """Noise ``[B, k]`` for symbols ``z``; ``snr`` is an already checked ``[B]`` tensor in dB."""
@@ -185,6 +212,12 @@ class AWGN(Channel):
     def forward(self, z: Tensor, snr_db: float | Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         self._check(z)
         return z + self._noise(z, snr_tensor(snr_db, z.shape[0], z.device), generator)
+
+    def receive_soft(self, z, snr_db, *, generator=None) -> SoftSymbols:
+        """``y = z + w`` (the same draw as :meth:`forward`) with noise variance ``sigma^2`` on every symbol."""
+        y = self(z, snr_db, generator=generator)
+        sigma2 = noise_variance(snr_tensor(snr_db, z.shape[0], z.device), self.power)
+        return SoftSymbols(y, sigma2.unsqueeze(1).expand(y.shape).contiguous())
 
 
 Equalizer = Literal["zf", "mmse", "none"]
@@ -217,16 +250,35 @@ class _Rayleigh(Channel):
     ) -> Tensor:
         self._check(z)
         snr = snr_tensor(snr_db, z.shape[0], z.device)
-        if h is None:
-            h = self.draw_fading(z, generator=generator)
-        h = torch.broadcast_to(h.to(z.device), z.shape)
-        y = h * z + self._noise(z, snr, generator)
+        y, h = self._received(z, snr, h, generator)
         if self.csi == "none":
             return y
         if self.csi == "zf":
             return y * h.conj() / (h.abs().square().clamp_min(1e-12))
         inv_snr = noise_variance(snr.unsqueeze(1), self.power) / self.power
         return y * h.conj() / (h.abs().square() + inv_snr)
+
+    def _received(self, z: Tensor, snr: Tensor, h: Tensor | None, generator) -> tuple[Tensor, Tensor]:
+        """``(y = h z + w, h)``, both ``[B, k]``; draws ``h`` (then ``w``) from ``generator`` unless given."""
+        if h is None:
+            h = self.draw_fading(z, generator=generator)
+        h = torch.broadcast_to(h.to(z.device), z.shape)
+        return h * z + self._noise(z, snr, generator), h
+
+    def receive_soft(self, z, snr_db, *, generator=None) -> SoftSymbols:
+        """``y / h = z + w / h`` with noise variance ``sigma^2 / |h_j|^2``; the same draws as :meth:`forward`.
+
+        Zero forcing and the bias-removed MMSE estimate coincide for one antenna, so ``csi`` (zf or
+        mmse) does not change the result; ``csi="none"`` is refused (no coherent receiver).
+        """
+        self._check(z)
+        if self.csi == "none":
+            raise ValueError(f"{self.describe()} has no coherent receiver; soft demapping needs csi='mmse' or 'zf'")
+        snr = snr_tensor(snr_db, z.shape[0], z.device)
+        y, h = self._received(z, snr, None, generator)
+        gain = h.abs().square().clamp_min(1e-12)
+        sigma2 = noise_variance(snr, self.power).unsqueeze(1)
+        return SoftSymbols(y * h.conj() / gain, sigma2 / gain)
 
     def describe(self) -> str:
         return f"{self.name}(csi={self.csi})"
