@@ -15,9 +15,10 @@ from pathlib import Path
 
 import torch
 
-from genjscc.channel_registry import build_channel
+from genjscc.channel.registry import build_channel
 from genjscc.data import load_dataset, stack
-from genjscc.evaluate import evaluate, records_markdown, write_records
+from genjscc.evaluation.evaluate import evaluate
+from genjscc.evaluation.records import records_markdown, write_records
 from genjscc.models.generative_jscc import GenerativeJSCC
 from genjscc.schemes import build_scheme
 from genjscc.schemes.generative import GenerativeScheme

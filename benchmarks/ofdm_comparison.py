@@ -25,11 +25,12 @@ from pathlib import Path
 
 import torch
 
-from genjscc.channel_registry import build_channel
+from genjscc.channel.registry import build_channel
 from genjscc.data import load_dataset, stack
-from genjscc.evaluate import evaluate, prepare_scheme, records_markdown, write_records
+from genjscc.evaluation.evaluate import evaluate, prepare_scheme
+from genjscc.evaluation.records import records_markdown, write_records
 from genjscc.models.deepjscc import DeepJSCC
-from genjscc.plots import plot_records
+from genjscc.evaluation.plots import plot_records
 from genjscc.schemes import build_scheme
 from genjscc.train.deepjscc import deepjscc_card
 from genjscc.zoo import ZOO

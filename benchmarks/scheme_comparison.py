@@ -27,9 +27,9 @@ import numpy as np
 import torch
 import yaml
 
-from genjscc.channel_registry import build_channel
+from genjscc.channel.registry import build_channel
 from genjscc.data import load_dataset, stack
-from genjscc.evaluate import mean_ci95, send
+from genjscc.evaluation.evaluate import mean_ci95, send
 from genjscc.metrics import PER_IMAGE_METRICS
 from genjscc.schemes import build_scheme
 

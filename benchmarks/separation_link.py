@@ -30,11 +30,11 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from genjscc.channel_registry import build_channel
+    from genjscc.channel.registry import build_channel
     from genjscc.data import load_dataset, stack
     from genjscc.metrics import psnr
     from genjscc.schemes import build_scheme
-    from genjscc.evaluate import prepare_scheme
+    from genjscc.evaluation.evaluate import prepare_scheme
 
     images = stack(load_dataset("photos", "test", 64, limit=args.images))
     channel = build_channel(args.channel)

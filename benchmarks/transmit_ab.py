@@ -6,7 +6,7 @@
 One worker process per side (``baseline``: PATH, eager; ``this``: this checkout, eager;
 ``this, compiled``: this checkout with ``model.compile_networks()``, i.e. ``--set compile=true``),
 each importing genjscc from its checkout (``PYTHONPATH``), so each side runs with its own
-process-level settings (the allocator settings of :mod:`genjscc.allocator` exist only here).
+process-level settings (the allocator settings of :mod:`genjscc.utils.allocator` exist only here).
 After one warm-up call (and the compile) the workers take turns, one timed transmit (encode,
 AWGN at 0 dB, decode; inference mode; random 64x64 images) per model per round, the order
 flipped every round. Prints median ms and the ratio of times to the baseline.

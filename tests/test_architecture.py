@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from genjscc.channel import AWGN
 from genjscc.cli import app
 from genjscc.models.deepjscc import DeepJSCC, DeepJSCCConfig
-from genjscc.weights import WeightsError, save_weights
+from genjscc.utils.weights import WeightsError, save_weights
 
 runner = CliRunner()
 
@@ -124,7 +124,7 @@ def test_fused_ema_equals_the_per_tensor_formula():
 
 
 def test_gan_losses_match_their_formulas():
-    from genjscc.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
+    from genjscc.train.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
 
     real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
     sp = torch.nn.functional.softplus

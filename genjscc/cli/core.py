@@ -46,7 +46,7 @@ def parse_snr_list(text: str) -> list[float]:
 
 
 def open_channel(name: str, csi: str):
-    from genjscc.channel_registry import build_channel
+    from genjscc.channel.registry import build_channel
 
     try:
         return build_channel(name, csi=csi)
@@ -56,7 +56,7 @@ def open_channel(name: str, csi: str):
 
 def open_scheme(model: str, device: str, options: dict, data: str, height: int, width: int):
     """Build the scheme and give it what it needs of the data (the training mean image); errors exit 2."""
-    from genjscc.evaluate import prepare_scheme
+    from genjscc.evaluation.evaluate import prepare_scheme
     from genjscc.schemes import build_scheme
 
     try:
@@ -84,8 +84,8 @@ def transmit(
     import torch
 
     from genjscc.data import DataError, load_image, save_image
-    from genjscc.evaluate import send
-    from genjscc.images import ImageSizeError
+    from genjscc.evaluation.evaluate import send
+    from genjscc.utils.images import ImageSizeError
     from genjscc.metrics import psnr
 
     check_device(device)
@@ -142,15 +142,8 @@ def evaluate(
     from rich.console import Console
 
     from genjscc.data import DataError, load_dataset, stack
-    from genjscc.evaluate import (
-        evaluate as run,
-        print_note_to_stderr,
-        print_progress_to_stderr,
-        records_table,
-        records_to_csv,
-        records_to_json,
-        write_records,
-    )
+    from genjscc.evaluation.evaluate import evaluate as run
+    from genjscc.evaluation.records import records_table, records_to_csv, records_to_json, write_records
 
     if format not in ("table", "json", "csv"):
         raise fail(f"--format must be table, json or csv, got {format!r}")
@@ -216,9 +209,10 @@ def demo(
     from rich.console import Console
 
     from genjscc.data import load_dataset, stack
-    from genjscc.evaluate import evaluate as run, records_table, send, write_records
+    from genjscc.evaluation.evaluate import evaluate as run, send
+    from genjscc.evaluation.records import records_table, write_records
     from genjscc.metrics import lpips_alex, psnr
-    from genjscc.plots import comparison_grid, plot_records
+    from genjscc.evaluation.plots import comparison_grid, plot_records
     from genjscc.schemes import SCHEMES, build_scheme
     from genjscc.zoo import ZOO
 
@@ -249,3 +243,11 @@ def demo(
     plot_records(records, out / "lpips.png", metric="lpips-alex", title=f"held-out photos, {link.describe()}")
     typer.echo(f"wrote {out / 'results.csv'}, {out / 'grid.png'} ({len(rows)} schemes x {len(snrs)} SNRs, "
                f"{len(shown)} held-out crops per tile, each labelled), {out / 'psnr.png'} and {out / 'lpips.png'}")
+
+
+def print_progress_to_stderr(snr: float, done: int, total: int) -> None:
+    print(f"\rSNR {snr:g} dB: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
+
+
+def print_note_to_stderr(text: str) -> None:
+    print(f"note: {text}", file=sys.stderr)

@@ -25,8 +25,8 @@ def plot(
     channel: Optional[str] = typer.Option(None, help="only these channels (comma-separated record names, e.g. awgn)"),
 ):
     """Plot METRIC against SNR (or BCR) from any number of record files, with 95 % bands."""
-    from genjscc.plots import plot_records
-    from genjscc.records import read_records
+    from genjscc.evaluation.plots import plot_records
+    from genjscc.evaluation.records import read_records
 
     check_output(output, "-o", suffixes=FIGURE_SUFFIXES)
     rows = []
@@ -115,9 +115,9 @@ def grid(
 
     from genjscc.cli.core import open_channel, open_scheme, parse_snr_list
     from genjscc.data import DataError, load_dataset, stack
-    from genjscc.evaluate import send
+    from genjscc.evaluation.evaluate import send
     from genjscc.metrics import lpips_alex, psnr
-    from genjscc.plots import comparison_grid
+    from genjscc.evaluation.plots import comparison_grid
 
     snrs = parse_snr_list(snr)
     check_at_least("-n", n)
@@ -164,8 +164,8 @@ def sweep(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from genjscc.data import DataError
-    from genjscc.evaluate import run_sweep, sweep_points
-    from genjscc.records import records_markdown, write_records
+    from genjscc.evaluation.sweep import run_sweep, sweep_points
+    from genjscc.evaluation.records import records_markdown, write_records
 
     try:
         settings = yaml.safe_load(config.read_text())

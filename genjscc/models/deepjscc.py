@@ -34,10 +34,10 @@ from genjscc.channel import (
     real_to_complex,
     snr_tensor,
 )
-from genjscc.images import check_image_batch
+from genjscc.utils.images import check_image_batch
 from genjscc.layers.attention import AttentionFeature
 from genjscc.models.jscc_backbones import ResidualGDNDecoder, ResidualGDNEncoder
-from genjscc.weights import load_model
+from genjscc.utils.weights import load_model
 
 __all__ = ["DeepJSCCConfig", "DeepJSCC", "AttentionFeature", "ARCHS"]
 
@@ -200,9 +200,9 @@ class DeepJSCC(nn.Module):
         return self._decode(received, shape, snr)
 
     def compile_networks(self) -> "DeepJSCC":
-        """``torch.compile`` the encoder and decoder in place (:func:`genjscc.compile.compile_forward`);
+        """``torch.compile`` the encoder and decoder in place (:func:`genjscc.utils.compile.compile_forward`);
         the channel's complex maths stays eager (Inductor does not generate code for it)."""
-        from genjscc.compile import compile_forward
+        from genjscc.utils.compile import compile_forward
 
         compile_forward(self.encoder, "DeepJSCC encoder")
         compile_forward(self.decoder, "DeepJSCC decoder")

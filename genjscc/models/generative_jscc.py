@@ -71,10 +71,10 @@ from genjscc.channel import (
     real_to_complex,
     snr_tensor,
 )
-from genjscc.images import check_image_batch
+from genjscc.utils.images import check_image_batch
 from genjscc.models.jscc_backbones import ResidualGDNDecoder, ResidualGDNEncoder, stage_widths
 from genjscc.models.stylegan2.networks import GeneratorConfig, SynthesisNetwork
-from genjscc.weights import load_model
+from genjscc.utils.weights import load_model
 
 __all__ = ["GenerativeJSCCConfig", "GenerativeJSCC", "DecoderHead", "DETAIL_GAIN_SCALE", "DECODERS"]
 
@@ -361,7 +361,7 @@ class GenerativeJSCC(nn.Module):
 
     def compile_networks(self) -> "GenerativeJSCC":
         """``torch.compile`` the encoder, the head and the synthesis blocks in place (the channel stays eager)."""
-        from genjscc.compile import compile_forward
+        from genjscc.utils.compile import compile_forward
 
         compile_forward(self.encoder, "GenerativeJSCC encoder")
         compile_forward(self.head, "GenerativeJSCC head")

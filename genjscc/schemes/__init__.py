@@ -27,7 +27,7 @@ from genjscc.schemes.base import (
     scheme_builder,
     scheme_options,
 )
-from genjscc.weights import read_metadata
+from genjscc.utils.weights import read_metadata
 from genjscc.zoo import ZOO, resolve_model
 
 __all__ = [

@@ -24,7 +24,7 @@ vs 0.19-0.58), because G is sharp and x̂ blurred whether or not G is the right 
 images was 0.9-4.2 in range against 7.7-30 on photos at 0 dB (1.0-3.9 vs 2.5-10.3 at -5 dB).
 
 The m values of R are computed once per (prior, DeepJSCC, solver settings, channel, SNR, m, ψ)
-and kept in the cache folder (:func:`genjscc.cache.cache_dir`) under a key made of the SHA-256 of
+and kept in the cache folder (:func:`genjscc.utils.cache.cache_dir`) under a key made of the SHA-256 of
 the prior's and the DeepJSCC's weights and every other input, so a changed prior or DeepJSCC (or
 any setting) gives a new calibration and an unchanged one is read back. The quantile is applied
 when the file is read, so changing q costs nothing.
@@ -41,8 +41,8 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from genjscc.atomic import atomic_write_text
-from genjscc.cache import cache_dir
+from genjscc.utils.atomic import atomic_write_text
+from genjscc.utils.cache import cache_dir
 from genjscc.models.stylegan2.sampling import DEFAULT_TRUNCATION, sample_images
 
 __all__ = ["ConsistencyTest", "CALIBRATION_SEED_OFFSET", "weights_hash", "reencoding_ratio", "calibration_statistics",

@@ -7,7 +7,7 @@ from pathlib import Path
 from genjscc.channel import check_divisible
 from genjscc.models.deepjscc import DeepJSCC
 from genjscc.schemes.base import NetworkScheme, Scheme, parse_flag, register_scheme
-from genjscc.weights import model_label
+from genjscc.utils.weights import model_label
 
 __all__ = ["DeepJSCCScheme"]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from genjscc.models.generative_jscc import GenerativeJSCC
 from genjscc.schemes.base import NetworkScheme, Scheme, parse_flag, register_scheme
-from genjscc.weights import model_label
+from genjscc.utils.weights import model_label
 
 __all__ = ["GenerativeScheme"]
 

@@ -32,7 +32,7 @@ from typing import Callable
 import torch
 
 from genjscc.channel import Channel
-from genjscc.images import ImageSizeError
+from genjscc.utils.images import ImageSizeError
 from genjscc.inversion import ILOSettings, InversionResult, invert
 from genjscc.models.stylegan2 import load_stylegan2
 from genjscc.models.stylegan2.sampling import DEFAULT_TRUNCATION

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from genjscc.channel import Channel, parse_bcr, snr_tensor
-from genjscc.images import check_image_batch
+from genjscc.utils.images import check_image_batch
 from genjscc.metrics import psnr
 from genjscc.schemes.base import Scheme, register_scheme
 from genjscc.separation import Codec, Link, LinkOption, build_codec, build_link

@@ -131,7 +131,7 @@ class DeepJSCCTrainArgs(DataArgs):
             self.model_config()
         except (TypeError, ValueError) as exc:
             raise ValueError(f"bad model arguments: {exc}") from None
-        from genjscc.channel_registry import build_channel
+        from genjscc.channel.registry import build_channel
 
         build_channel(self.channel)
         if self.lpips_net not in ("vgg", "alex"):
@@ -258,7 +258,7 @@ class GenerativeJSCCTrainArgs(DataArgs):
 
     def __post_init__(self):
         from genjscc.channel import bcr_to_channels
-        from genjscc.channel_registry import build_channel
+        from genjscc.channel.registry import build_channel
 
         parse_snr_spec(self.snr)
         build_channel(self.channel)

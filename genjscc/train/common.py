@@ -45,7 +45,7 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 from torch.utils.data import DataLoader, Dataset
 
-from genjscc.atomic import atomic_path, atomic_write_text
+from genjscc.utils.atomic import atomic_path, atomic_write_text
 from genjscc.data import StreamSampler, TensorPool, load_dataset, pass_batch
 from genjscc.train.args import TrainerOptions, flag_name, parse_duration
 
@@ -509,6 +509,6 @@ def run_training(job: TrainingJob, out: Path, options: TrainerOptions, *, resume
         "wall_time_s_total": round(sum(s.get("wall_time_s") or 0.0 for s in sessions), 1),
         "iterations_per_s_last_session": round(iterations_now / max(wall, 1e-9), 2),
         "world_size": trainer.world_size,
-        "run_name": options.name or out.resolve().name,  # its name in result records (genjscc.weights.model_label)
+        "run_name": options.name or out.resolve().name,  # its name in result records (genjscc.utils.weights.model_label)
     }
     return job.export(module, trainer, args, info)

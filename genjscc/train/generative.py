@@ -1,6 +1,6 @@
 """Training GenerativeJSCC end to end through the channel, on the shared run lifecycle.
 
-Loss per batch: ``MSE + λ·LPIPS-net`` (:class:`genjscc.losses.PerceptualDistortion`), plus, when
+Loss per batch: ``MSE + λ·LPIPS-net`` (:class:`genjscc.train.losses.PerceptualDistortion`), plus, when
 ``adversarial_weight > 0``, ``weight · softplus(-D(x̂))`` from a StyleGAN2 discriminator trained
 alongside (logistic loss, lazy R1 every 16 steps). The SNR is drawn per image uniformly from
 ``[low, high]`` dB. The synthesis blocks are frozen for ``freeze_synthesis`` iterations (their
@@ -29,18 +29,18 @@ import torch
 from torch import Tensor
 
 from genjscc.channel import sample_snr_db
-from genjscc.channel_registry import build_channel
-from genjscc.compile import compile_forward, eager_forward
+from genjscc.channel.registry import build_channel
+from genjscc.utils.compile import compile_forward, eager_forward
 from genjscc.data import load_dataset, stack
-from genjscc.images import image_grid, save_image
-from genjscc.losses import PerceptualDistortion, d_logistic_loss, g_nonsaturating_loss, r1_penalty
+from genjscc.utils.images import image_grid, save_image
+from genjscc.train.losses import PerceptualDistortion, d_logistic_loss, g_nonsaturating_loss, r1_penalty
 from genjscc.metrics import psnr
 from genjscc.models.deepjscc import DeepJSCC
 from genjscc.models.generative_jscc import GenerativeJSCC, GenerativeJSCCConfig
 from genjscc.models.stylegan2 import Discriminator, DiscriminatorConfig, load_stylegan2
 from genjscc.train.args import GenerativeJSCCTrainArgs, TrainerOptions, parse_snr_spec
 from genjscc.train.common import IntervalLogging, TrainingJob, cosine_lr, run_training, training_stream
-from genjscc.weights import save_weights
+from genjscc.utils.weights import save_weights
 
 __all__ = ["GenerativeJSCCModule", "train_generative", "generative_card"]
 

@@ -31,17 +31,17 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from genjscc.compile import compile_forward, eager_forward
+from genjscc.utils.compile import compile_forward, eager_forward
 from genjscc.data import crop_pool, load_dataset, stack
-from genjscc.images import image_grid, save_image
-from genjscc.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
+from genjscc.utils.images import image_grid, save_image
+from genjscc.train.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
 from genjscc.models.projected_discriminator import DISCRIMINATORS, ProjectedDiscriminator, ProjectedDiscriminatorConfig
 from genjscc.models.stylegan2 import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from genjscc.train.augment import DiffAugment
 from genjscc.train.args import StyleGAN2TrainArgs, TrainerOptions
 from genjscc.train.common import IntervalLogging, TrainingJob, run_training, single_gpu, training_stream
 from genjscc.train.ema import EMA, ema_beta
-from genjscc.weights import save_weights
+from genjscc.utils.weights import save_weights
 
 __all__ = ["StyleGAN2Module", "StyleGAN2TrainArgs", "train_stylegan2", "style_mixed_ws"]
 
