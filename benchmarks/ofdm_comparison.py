@@ -27,7 +27,7 @@ import torch
 
 from genjscc.channel.registry import build_channel
 from genjscc.data import load_dataset, stack
-from genjscc.evaluation.evaluate import evaluate, prepare_scheme
+from genjscc.evaluation.evaluate import evaluate
 from genjscc.evaluation.records import records_markdown, write_records
 from genjscc.models.deepjscc import DeepJSCC
 from genjscc.evaluation.plots import plot_records
@@ -59,7 +59,7 @@ def main() -> None:
     for name in MODELS:
         records += evaluate(build_scheme(name), images, channel, SNRS, metrics=METRICS, batch_size=128)
     table = records_markdown(records)  # DeepJSCC only: the model card's table
-    separation = prepare_scheme(build_scheme("separation", **SEPARATION), "photos", 64, 64)
+    separation = build_scheme("separation", **SEPARATION)  # fallback: the photos' training mean (its default)
     records += evaluate(separation, images, channel, SNRS, metrics=METRICS, batch_size=len(images))
     choices = {f"{snr:g}": asdict(choice) for (_, snr), choice in separation.choices.items()}
     args.out.mkdir(parents=True, exist_ok=True)

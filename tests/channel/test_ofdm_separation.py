@@ -173,7 +173,7 @@ def test_separation_scheme_over_ofdm_sends_the_codec_file_intact():
 
     crops = stack(load_dataset("photos", "test", 64, limit=2))
     scheme = build_scheme("separation", codec="webp", code="ldpc", bcr="1/12")
-    out = scheme.transmit(crops, build_channel("ofdm-tdl-c"), 30.0, generator=torch.Generator().manual_seed(0))
+    out = scheme.transmit(crops, build_channel("ofdm-tdl-c"), 30.0, generator=torch.Generator().manual_seed(0)).images
     choice = scheme.choices[(build_channel("ofdm-tdl-c").describe(), 30.0)]
     assert choice.option == "64qam-r2/3" and choice.delivered == 2
     sent = torch.stack([scheme.codec.decode(scheme.codec.encode(c, choice.budget_bytes), (64, 64)) for c in crops])
