@@ -1,6 +1,6 @@
 """Complex channel symbols, the per-image power constraint, SNR and the ``Channel`` base class.
 
-Conventions (facts.md §2), used everywhere in genjscc:
+Conventions (the README's "Conventions" table), used everywhere in genjscc:
 
 * Channel symbols are complex: ``z [B, k] complex64``, one row per image, ``k`` complex
   channel uses per image. Real encoder outputs ``[B, C, h, w]`` are paired into complex

@@ -20,7 +20,7 @@ Overheads: the JSCC BCR counts the ``k`` data symbols only. The radio also sends
 padding and cyclic prefixes; :meth:`OFDMMultipath.overhead` reports them and the effective
 BCR ``S * N_sym * (F + CP) / n``.
 
-Sionna is imported on first use (about 3 s), never by ``import genjscc``.
+Sionna is imported on first use (it takes seconds), never by ``import genjscc``.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ head and encoder from a trained DeepJSCC) the model is that DeepJSCC exactly, an
 with MSE + λ·LPIPS moves it towards detail the prior knows how to make. (A pure synthesis
 decoder, with the head's features as the only input, is the same model with the base image
 removed; it needs far more training to reach DeepJSCC's distortion than a 2-core CPU affords,
-which is why the base is kept; facts §1: how the paper feeds StyleGAN is not public.)
+which is why the base is kept; how the paper feeds StyleGAN is not public.)
 
 **Bandwidth.** The encoder is DeepJSCC's: ``C`` real channels on the ``(R/f)^2`` grid give
 ``k = C R^2 / (2 f^2)`` complex symbols, ``rho = C / (6 f^2)``; each image's symbols are
@@ -45,8 +45,8 @@ last synthesis block (the head does most of the work, cheap, closest to DeepJSCC
 more resolutions to the prior (a stronger prior constraint, more compute: with the shipped
 prior's 128 channels the 64² block costs ~0.75 GMAC per image and the 32² one ~0.2). ``w_codes``
 splits the w+ rows from block r on into that many groups, each with its own predicted delta
-(1: one style code per image, the constrained choice that the inversion probe of facts §12
-favours; more codes give the decoder more freedom). The w head is zero-initialised, so
+(1: one style code per image, the constrained choice that the inversion probe in
+:mod:`genjscc.inversion.ilo` favours; more codes give the decoder more freedom). The w head is zero-initialised, so
 training starts at the prior's average style, and the gain g starts at 0.
 
 Images must be exactly R x R: the synthesis network has fixed-size constant noise maps.

@@ -24,7 +24,7 @@ Chain per image, for one MCS (modulation order ``m`` bits/symbol, code rate ``r`
   ``mcs="best"`` offers all twelve and the scheme keeps the one with the best realised
   mean PSNR at each SNR (every MCS sees the same fading and noise seed): an oracle choice,
   as in the literature's "best MCS per SNR" curves.
-* **Shortcuts** (decoding is the cost: ~10 kbit/s on a busy 2-core CPU):
+* **Shortcuts** (decoding is the cost: ``benchmarks/README.md``, ``separation_link.py``):
   (1) converse pruning: a codeword whose rate ``m r`` exceeds the capacity of the image's
   realised channel, ``mean_j log2(1 + |h_j|^2 S 10^(margin/10))`` with a
   ``prune_margin_db`` = 1 dB head-room, is counted as failed without decoding (no code
