@@ -239,7 +239,8 @@ class OFDMMultipath(Channel):
             h_hat, err = h, torch.zeros((), device=z.device)
         else:
             # Without clipping the pilot REs do not depend on z, so the gradient through the estimate
-            # is exactly zero: detaching skips a backward pass through the interpolation (~2/3 of the cost).
+            # is exactly zero: detaching skips a backward pass through the interpolation (most of the cost;
+            # figures: benchmarks/README.md, ofdm_cost.py).
             h_hat, err = self.estimate(y.detach() if self.clip_db is None else y, sigma2)
         if h_hat is None:
             out = y
