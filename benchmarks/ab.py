@@ -22,7 +22,8 @@ Workloads:
   (``model.compile_networks()``, i.e. ``--set compile=true``; the compile happens in the warm-up).
 * ``cli``: whole ``genjscc`` commands (``python -m genjscc ARGS``), a fresh process per call, each
   timed with an empty ``GENJSCC_CACHE`` folder (a new one per call: the first run on a machine) and
-  with a warm one (filled by one untimed run per side).
+  with a warm one (filled by one untimed run per side). Arguments that start with ``-`` take the
+  ``=`` form: ``--command=--help``.
 
 Prints a markdown table: the median per side and the speed-up ``baseline time / side time``
 (> 1: that side is faster than the baseline).
