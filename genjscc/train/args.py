@@ -64,7 +64,8 @@ def config_options(config_cls, options: dict[str, tuple]) -> type:
 
 def config_from(args, config_cls, **given):
     """``config_cls`` built from the fields ``args`` shares with it by name, and ``given`` (the rest)."""
-    shared = {f.name: getattr(args, f.name) for f in fields(config_cls) if hasattr(args, f.name)}
+    names = {f.name for f in fields(args)}
+    shared = {f.name: getattr(args, f.name) for f in fields(config_cls) if f.name in names}
     return config_cls(**{**shared, **given})
 
 
@@ -127,11 +128,12 @@ def parse_snr_spec(snr: str | float) -> tuple[float, float]:
 
 @dataclass
 class DataArgs:
-    """The training data of every trainer (the first flags of each ``genjscc train`` command)."""
+    """The training data of every trainer and its image side (the first flags of each ``genjscc train`` command)."""
 
     data: str = option("photos", DATA_HELP)
     skip_bad: bool = option(False, "folder data: skip unreadable image files (counted) instead of failing")
     resize_small: bool = option(False, "folder data: upscale images smaller than --size instead of failing")
+    size: int = option(64, "image side (px)")
 
     def __post_init__(self):
         """The root of the argument checks: each argument class checks its fields, then calls ``super()``."""
@@ -175,8 +177,8 @@ class LPIPSArgs(DataArgs):
 
 @dataclass
 class ChannelArgs(DataArgs):
-    """What a JSCC model is trained through: its BCR, the channel and the SNR (with ``size`` and ``downsample``,
-    declared by the trainer, the BCR gives the encoder's output channels)."""
+    """What a JSCC model is trained through: its BCR, the channel and the SNR (with ``size`` and the trainer's
+    encoder stride ``downsample``, the BCR gives the encoder's output channels)."""
 
     bcr: str = option("1/48", "bandwidth compression ratio k/n")
     channel: str = option("awgn", "awgn | rayleigh | fast-rayleigh")
