@@ -12,6 +12,7 @@ This package imports only the first three; the others load when asked for by nam
 
 from genjscc.channel.base import (
     Channel,
+    SoftSymbols,
     complex_to_real,
     noise_variance,
     power_normalize,
@@ -28,6 +29,7 @@ __all__ = [
     "FastRayleigh",
     "Equalizer",
     "Channel",
+    "SoftSymbols",
     "power_normalize",
     "real_to_complex",
     "complex_to_real",

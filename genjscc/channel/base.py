@@ -12,19 +12,23 @@ Conventions (the README's "Conventions" table), used everywhere in genjscc:
 * Bandwidth compression ratio ``rho = k / n`` with ``n = 3 H W`` real source values.
 
 Channels are ``nn.Module`` s whose ``forward(z, snr_db, *, h=None, generator=None)`` returns
-the received (and, with CSI, equalised) symbols. They are differentiable in ``z``.
+the received (and, with CSI, equalised) symbols. They are differentiable in ``z``. Coherent
+channels also offer :meth:`Channel.receive_soft`, which returns unbiased symbol estimates with
+their noise variance per symbol (:class:`SoftSymbols`), what a soft demapper needs for its LLRs.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 __all__ = [
     "Channel",
+    "SoftSymbols",
     "power_normalize",
     "real_to_complex",
     "complex_to_real",
@@ -144,11 +148,35 @@ def _complex_normal(shape, *, generator, device) -> Tensor:
 # ----------------------------------------------------------------------------- channels
 
 
+class SoftSymbols(NamedTuple):
+    """A coherent receiver's output for soft demapping.
+
+    ``symbols [B, k]`` complex: unbiased estimates ``s_j = z_j + n_j`` of the sent symbols;
+    ``noise_variance [B, k]`` float: ``E|n_j|^2`` per complex symbol (half per real dimension), the
+    effective noise after equalisation (e.g. ``sigma^2 / |h_j|^2`` after a flat fade ``h_j``).
+    """
+
+    symbols: Tensor
+    noise_variance: Tensor
+
+
 class Channel(nn.Module):
     """Base class: ``forward(z [B, k] complex, snr_db) -> y [B, k] complex``."""
 
     name: str = "channel"
     power: float = 1.0
+
+    def receive_soft(
+        self, z: Tensor, snr_db: float | Tensor, *, generator: torch.Generator | None = None
+    ) -> SoftSymbols:
+        """Send ``z [B, k]`` and return unbiased symbol estimates with their per-symbol noise variance.
+
+        Channels whose receiver can state that variance override this; the others refuse.
+        """
+        raise ValueError(
+            f"{self.describe()} does not report the noise variance of its equalised symbols, so soft "
+            f"demapping cannot use it: use awgn, rayleigh, fast-rayleigh, rician or an ofdm-* channel"
+        )
 
     def _noise(self, z: Tensor, snr: Tensor, generator) -> Tensor:
         """Noise ``[B, k]`` for symbols ``z``; ``snr`` is an already checked ``[B]`` tensor in dB."""

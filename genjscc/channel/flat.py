@@ -11,7 +11,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from genjscc.channel.base import Channel, _complex_normal, noise_variance, snr_tensor
+from genjscc.channel.base import Channel, SoftSymbols, _complex_normal, noise_variance, snr_tensor
 
 __all__ = ["AWGN", "BlockRayleigh", "FastRayleigh", "Equalizer"]
 
@@ -27,6 +27,12 @@ class AWGN(Channel):
     def forward(self, z: Tensor, snr_db: float | Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         self._check(z)
         return z + self._noise(z, snr_tensor(snr_db, z.shape[0], z.device), generator)
+
+    def receive_soft(self, z, snr_db, *, generator=None) -> SoftSymbols:
+        """``y = z + w`` (the same draw as :meth:`forward`) with noise variance ``sigma^2`` on every symbol."""
+        y = self(z, snr_db, generator=generator)
+        sigma2 = noise_variance(snr_tensor(snr_db, z.shape[0], z.device), self.power)
+        return SoftSymbols(y, sigma2.unsqueeze(1).expand(y.shape).contiguous())
 
 
 Equalizer = Literal["zf", "mmse", "none"]
@@ -59,16 +65,35 @@ class _Rayleigh(Channel):
     ) -> Tensor:
         self._check(z)
         snr = snr_tensor(snr_db, z.shape[0], z.device)
-        if h is None:
-            h = self.draw_fading(z, generator=generator)
-        h = torch.broadcast_to(h.to(z.device), z.shape)
-        y = h * z + self._noise(z, snr, generator)
+        y, h = self._received(z, snr, h, generator)
         if self.csi == "none":
             return y
         if self.csi == "zf":
             return y * h.conj() / (h.abs().square().clamp_min(1e-12))
         inv_snr = noise_variance(snr.unsqueeze(1), self.power) / self.power
         return y * h.conj() / (h.abs().square() + inv_snr)
+
+    def _received(self, z: Tensor, snr: Tensor, h: Tensor | None, generator) -> tuple[Tensor, Tensor]:
+        """``(y = h z + w, h)``, both ``[B, k]``; draws ``h`` (then ``w``) from ``generator`` unless given."""
+        if h is None:
+            h = self.draw_fading(z, generator=generator)
+        h = torch.broadcast_to(h.to(z.device), z.shape)
+        return h * z + self._noise(z, snr, generator), h
+
+    def receive_soft(self, z, snr_db, *, generator=None) -> SoftSymbols:
+        """``y / h = z + w / h`` with noise variance ``sigma^2 / |h_j|^2``; the same draws as :meth:`forward`.
+
+        Zero forcing and the bias-removed MMSE estimate coincide for one antenna, so ``csi`` (zf or
+        mmse) does not change the result; ``csi="none"`` is refused (no coherent receiver).
+        """
+        self._check(z)
+        if self.csi == "none":
+            raise ValueError(f"{self.describe()} has no coherent receiver; soft demapping needs csi='mmse' or 'zf'")
+        snr = snr_tensor(snr_db, z.shape[0], z.device)
+        y, h = self._received(z, snr, None, generator)
+        gain = h.abs().square().clamp_min(1e-12)
+        sigma2 = noise_variance(snr, self.power).unsqueeze(1)
+        return SoftSymbols(y * h.conj() / gain, sigma2 / gain)
 
     def describe(self) -> str:
         return f"{self.name}(csi={self.csi})"

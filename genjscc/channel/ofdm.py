@@ -15,6 +15,15 @@ The link, per image (genjscc conventions of :mod:`genjscc.channel`, complex ``z 
    pilots, interpolated over the grid (Sionna ``LSChannelEstimator``, linear interpolation),
    and equalises each RE: MMSE ``conj(H^) Y P / (|H^|^2 P + e P + sigma^2)`` with ``e`` the
    estimate's error variance (single antenna: this is the LMMSE equaliser), or ZF ``Y / H^``.
+   ``e`` per RE is ``sigma^2 sum_i |w_i|^2 / |p_i|^2``, ``w_i`` the interpolation weights of the
+   pilots ``p_i`` (the LS errors at the pilots are independent, ``sigma^2 / |p_i|^2`` each);
+   Sionna's own interpolated variance ``sum_i w_i sigma^2 / |p_i|^2`` is exact only at the pilots.
+   It leaves out the interpolation's model error (the channel's change between pilots), which is
+   small at walking speed (3 m/s at 3.5 GHz: 35 Hz Doppler over a 0.5 ms slot).
+5. For soft demapping (:meth:`OFDMMultipath.receive_soft`) the receiver hands over the
+   unbiased estimate ``Y / H^`` (ZF; the bias-removed LMMSE estimate is the same for one antenna)
+   and its noise variance per data RE, ``(sigma^2 + e P) / |H^|^2``: ``Y / H^ = X + (W - E X) / H^``
+   with ``E = H^ - H`` of variance ``e``.
 
 Overheads: the JSCC BCR counts the ``k`` data symbols only. The radio also sends pilots,
 padding and cyclic prefixes; :meth:`OFDMMultipath.overhead` reports them and the effective
@@ -27,11 +36,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
-from genjscc.channel.base import Channel, noise_variance, snr_tensor
+from genjscc.channel.base import Channel, SoftSymbols, noise_variance, snr_tensor
 from genjscc.channel.impairments import Clip
 
 __all__ = ["OFDMGrid", "OFDMMultipath", "papr_db", "TDL_MODELS", "CDL_MODELS"]
@@ -64,6 +74,16 @@ class OFDMGrid:
     @property
     def data_per_slot(self) -> int:
         return (self.symbols - len(set(self.pilot_symbols))) * self.fft_size
+
+
+class _ReceiverParts(NamedTuple):
+    """The Sionna blocks and fixed tensors of one OFDM link on one device."""
+
+    generate: Any  # Sionna GenerateOFDMChannel: slots -> H
+    estimate: Any  # Sionna LSChannelEstimator
+    pilot_grid: Tensor  # [symbols, fft] complex: pilots, zeros at the data REs
+    data_index: Tensor  # [data_per_slot] flat indices of the data REs
+    error_gain: Tensor  # [symbols, fft] LS error variance over sigma^2 (see _ls_error_gain)
 
 
 def papr_db(x: Tensor) -> Tensor:
@@ -112,7 +132,7 @@ class OFDMMultipath(Channel):
         self.carrier_frequency, self.estimator, self.csi, self.clip_db = carrier_frequency, estimator, csi, clip_db
         self.grid, self.power = grid, power
         self.name = f"ofdm-{family}-{model.lower()}"
-        self._sionna: dict[str, tuple] = {}  # device -> (resource grid, channel generator, estimator, pilot grid)
+        self._sionna: dict[str, _ReceiverParts] = {}  # per device
 
     def describe(self) -> str:
         clip = f",clip_db={self.clip_db:g}" if self.clip_db is not None else ""
@@ -139,7 +159,7 @@ class OFDMMultipath(Channel):
 
     # ------------------------------------------------------------------ Sionna parts
 
-    def _parts(self, device: torch.device):
+    def _parts(self, device: torch.device) -> _ReceiverParts:
         key = str(device)
         if key not in self._sionna:
             from sionna.phy.channel import GenerateOFDMChannel
@@ -167,7 +187,8 @@ class OFDMMultipath(Channel):
             pilot_grid = ResourceGridMapper(rg, device=key)(torch.zeros(1, 1, 1, g.data_per_slot, dtype=torch.complex64,
                                                                             device=key)).reshape(g.symbols, g.fft_size)
             data_index = torch.nonzero(mask.reshape(-1) == 0).squeeze(1)
-            self._sionna[key] = (generate, estimate, pilot_grid, data_index)
+            error_gain = _ls_error_gain(estimate, pilot_grid, mask)
+            self._sionna[key] = _ReceiverParts(generate, estimate, pilot_grid, data_index, error_gain)
         return self._sionna[key]
 
     @staticmethod
@@ -180,13 +201,14 @@ class OFDMMultipath(Channel):
 
     def draw_response(self, slots: int, device: torch.device, *, generator: torch.Generator | None = None) -> Tensor:
         """Channel frequency responses ``[slots, symbols, fft_size]`` complex, ``E|H|^2 = 1`` per RE."""
-        generate = self._parts(device)[0]
+        generate = self._parts(device).generate
         self._seed_sionna(device, generator)
         return generate(slots).reshape(slots, self.grid.symbols, self.grid.fft_size)
 
     def transmit_grid(self, z: Tensor) -> Tensor:
         """Frequency-domain grids ``[B, S, symbols, fft_size]``: data, zero padding and pilots."""
-        _, _, pilot_grid, data_index = self._parts(z.device)
+        parts = self._parts(z.device)
+        pilot_grid, data_index = parts.pilot_grid, parts.data_index
         g, batch, slots = self.grid, z.shape[0], self.slots(z.shape[1])
         data = torch.nn.functional.pad(z, (0, slots * g.data_per_slot - z.shape[1])).reshape(batch, slots, -1)
         flat = pilot_grid.reshape(1, 1, -1).expand(batch, slots, -1).clone()
@@ -214,38 +236,81 @@ class OFDMMultipath(Channel):
         interpolated over the grid (Sionna). Returns ``H^`` and its error variance, both ``y``'s shape.
         """
         batch, slots = y.shape[:2]
+        parts = self._parts(y.device)
         no = torch.as_tensor(sigma2, device=y.device).expand(batch, 1, 1, 1).expand(batch, slots, 1, 1)
-        h_hat, err = self._parts(y.device)[1](y.reshape(batch * slots, 1, 1, *y.shape[2:]), no.reshape(-1, 1, 1))
-        return h_hat.reshape(y.shape), err.reshape(y.shape)
+        h_hat, _ = parts.estimate(y.reshape(batch * slots, 1, 1, *y.shape[2:]), no.reshape(-1, 1, 1))
+        return h_hat.reshape(y.shape), no * parts.error_gain  # Sionna's interpolated variance is exact only at the pilots
+
+    def _receive(self, z: Tensor, snr_db, h: Tensor | None, generator) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
+        """Send ``z [B, k]`` over the grid: ``(Y, H^, e, sigma^2)`` with ``Y, H^ [B, S, symbols, fft]``, ``e``
+        broadcastable to them (0 for perfect CSI) and ``sigma^2 [B, 1, 1, 1]``; ``H^`` is None for ``csi="none"``."""
+        batch = z.shape[0]
+        snr = snr_tensor(snr_db, batch, z.device)
+        x = self.transmit_grid(z)
+        if h is None:
+            h = self.draw_response(batch * x.shape[1], z.device, generator=generator).reshape(x.shape)
+        sigma2 = noise_variance(snr, self.power).reshape(batch, 1, 1, 1)
+        parts = torch.randn(*x.shape, 2, generator=generator, device=z.device) * math.sqrt(0.5)
+        y = h * x + sigma2.sqrt() * torch.view_as_complex(parts)
+        if self.csi == "none":
+            return y, None, torch.zeros((), device=z.device), sigma2
+        if self.estimator == "perfect":
+            return y, h, torch.zeros((), device=z.device), sigma2
+        # Without clipping the pilot REs do not depend on z, so the gradient through the estimate
+        # is exactly zero: detaching skips a backward pass through the interpolation (most of the cost;
+        # figures: benchmarks/README.md, ofdm_cost.py).
+        h_hat, err = self.estimate(y.detach() if self.clip_db is None else y, sigma2)
+        return y, h_hat, err, sigma2
+
+    def _data(self, grids: Tensor, k: int) -> Tensor:
+        """The ``k`` data REs of each image's grids ``[B, S, symbols, fft]`` -> ``[B, k]``."""
+        data_index = self._parts(grids.device).data_index
+        return grids.reshape(grids.shape[0], grids.shape[1], -1)[:, :, data_index].reshape(grids.shape[0], -1)[:, :k]
 
     def forward(
         self, z: Tensor, snr_db: float | Tensor, *, h: Tensor | None = None, generator: torch.Generator | None = None
     ) -> Tensor:
         """``z [B, k]`` complex -> equalised ``[B, k]``; ``h`` optionally fixes ``H [B, S, symbols, fft]``."""
         self._check(z)
-        batch, k = z.shape
-        snr = snr_tensor(snr_db, batch, z.device)
-        data_index = self._parts(z.device)[3]
-        x = self.transmit_grid(z)
-        slots = x.shape[1]
-        if h is None:
-            h = self.draw_response(batch * slots, z.device, generator=generator).reshape(x.shape)
-        sigma2 = noise_variance(snr, self.power).reshape(batch, 1, 1, 1)
-        parts = torch.randn(*x.shape, 2, generator=generator, device=z.device) * math.sqrt(0.5)
-        y = h * x + sigma2.sqrt() * torch.view_as_complex(parts)
-        if self.csi == "none":
-            h_hat, err = None, None
-        elif self.estimator == "perfect":
-            h_hat, err = h, torch.zeros((), device=z.device)
-        else:
-            # Without clipping the pilot REs do not depend on z, so the gradient through the estimate
-            # is exactly zero: detaching skips a backward pass through the interpolation (most of the cost;
-            # figures: benchmarks/README.md, ofdm_cost.py).
-            h_hat, err = self.estimate(y.detach() if self.clip_db is None else y, sigma2)
+        y, h_hat, err, sigma2 = self._receive(z, snr_db, h, generator)
         if h_hat is None:
             out = y
         elif self.csi == "zf":
             out = y * h_hat.conj() / h_hat.abs().square().clamp_min(1e-12)
         else:
             out = y * h_hat.conj() * self.power / (h_hat.abs().square() * self.power + err * self.power + sigma2)
-        return out.reshape(batch, slots, -1)[:, :, data_index].reshape(batch, -1)[:, :k]
+        return self._data(out, z.shape[1])
+
+    def receive_soft(
+        self, z: Tensor, snr_db: float | Tensor, *, h: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> SoftSymbols:
+        """``Y / H^`` at the data REs with noise variance ``(sigma^2 + e P) / |H^|^2`` per RE (module docstring, 5).
+
+        The same draws as :meth:`forward`; ``csi`` (zf or mmse) does not change the result, ``csi="none"`` is
+        refused. Clipping distortion (``clip_db``) is not part of the variance.
+        """
+        self._check(z)
+        if self.csi == "none":
+            raise ValueError(f"{self.describe()} has no coherent receiver; soft demapping needs csi='mmse' or 'zf'")
+        y, h_hat, err, sigma2 = self._receive(z, snr_db, h, generator)
+        gain = h_hat.abs().square().clamp_min(1e-12)
+        variance = (sigma2 + err * self.power) / gain
+        k = z.shape[1]
+        return SoftSymbols(self._data(y * h_hat.conj() / gain, k), self._data(variance.expand(y.shape), k))
+
+
+def _ls_error_gain(estimate, pilot_grid: Tensor, mask: Tensor) -> Tensor:
+    """``sum_i |w_i|^2 / |p_i|^2`` per RE ``[symbols, fft]``: the LS estimate's error variance over ``sigma^2``.
+
+    The interpolation weights ``w_i`` of pilot ``i`` are read off the estimator itself: a grid that
+    holds ``p_i`` at pilot ``i`` and zeros elsewhere has the LS estimate 1 there and 0 at the other
+    pilots, so its interpolated estimate is ``w_i`` over the whole grid.
+    """
+    pilots = torch.nonzero(mask.reshape(-1)).squeeze(1)
+    impulses = torch.zeros(len(pilots), mask.numel(), dtype=pilot_grid.dtype, device=pilot_grid.device)
+    impulses[torch.arange(len(pilots)), pilots] = pilot_grid.reshape(-1)[pilots]
+    no = torch.ones(len(pilots), 1, 1, device=pilot_grid.device)
+    weights, _ = estimate(impulses.reshape(len(pilots), 1, 1, *mask.shape), no)
+    weights = weights.reshape(len(pilots), *mask.shape)
+    inverse_power = 1.0 / pilot_grid.reshape(-1)[pilots].abs().square()
+    return (weights.abs().square() * inverse_power.reshape(-1, 1, 1)).sum(0)
