@@ -262,7 +262,7 @@ class GenerativeJSCC(JSCCModel):
             raise ValueError(f"the DeepJSCC does not match this model (channels, width, blocks, snr_adaptive): {exc}") from None
         return len(model.encoder.state_dict()) + len(model.decoder.state_dict())
 
-    # -- the decoder (encoder, power normalisation and channel: models.base.JSCCModel) ----------
+    # -- its size rule and its decoder (encoder, power norm, channel: models.base.JSCCModel) ------
 
     def check_size(self, height: int, width: int) -> None:
         r = self.config.resolution
