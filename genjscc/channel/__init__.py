@@ -13,6 +13,8 @@ This package imports only the first three; the others load when asked for by nam
 from genjscc.channel.base import (
     Channel,
     SoftSymbols,
+    CheckedSNR,
+    check_snr,
     complex_to_real,
     noise_variance,
     power_normalize,
@@ -35,6 +37,8 @@ __all__ = [
     "complex_to_real",
     "noise_variance",
     "snr_tensor",
+    "check_snr",
+    "CheckedSNR",
     "check_divisible",
     "sample_snr_db",
     "parse_bcr",

@@ -1,6 +1,6 @@
 """Complex channel symbols, the per-image power constraint, SNR and the ``Channel`` base class.
 
-Conventions (facts.md §2), used everywhere in genjscc:
+Conventions (the README's "Conventions" table), used everywhere in genjscc:
 
 * Channel symbols are complex: ``z [B, k] complex64``, one row per image, ``k`` complex
   channel uses per image. Real encoder outputs ``[B, C, h, w]`` are paired into complex
@@ -8,7 +8,8 @@ Conventions (facts.md §2), used everywhere in genjscc:
 * Power: each image's symbols satisfy ``mean_j |z_j|^2 = P`` (:func:`power_normalize`).
 * SNR is given in dB, as a Python float or a per-image tensor ``[B]``; the noise variance
   per *complex* symbol is ``sigma^2 = P / 10^(snr_db/10)``, i.e. ``sigma^2 / 2`` per real
-  dimension.
+  dimension. A :class:`CheckedSNR` (made by :func:`check_snr`) is an SNR already checked: a model
+  checks its caller's SNR once and hands the channel that, which takes it as it is.
 * Bandwidth compression ratio ``rho = k / n`` with ``n = 3 H W`` real source values.
 
 Channels are ``nn.Module`` s whose ``forward(z, snr_db, *, h=None, generator=None)`` returns
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -34,6 +36,8 @@ __all__ = [
     "complex_to_real",
     "noise_variance",
     "snr_tensor",
+    "check_snr",
+    "CheckedSNR",
     "sample_snr_db",
 ]
 
@@ -86,15 +90,37 @@ def power_normalize(z: Tensor, power: float = 1.0) -> Tensor:
 # ----------------------------------------------------------------------------- SNR
 
 
-def snr_tensor(snr_db: float | Tensor, batch: int, device: torch.device | str | None = None) -> Tensor:
+@dataclass(frozen=True)
+class CheckedSNR:
+    """Per-image SNRs in dB that :func:`check_snr` has checked: ``db [B]`` float32.
+
+    A model checks its caller's SNR once per call and passes this to its channel, whose
+    :func:`snr_tensor` takes it without checking the values again (so a device tensor is not
+    read back twice). Make it with :func:`check_snr`, never from unchecked values.
+    """
+
+    db: Tensor
+
+
+def check_snr(snr_db: float | Tensor | CheckedSNR, batch: int, device: torch.device | str | None = None) -> CheckedSNR:
+    """:func:`snr_tensor`'s checked ``[B]`` tensor, marked as checked for the channel."""
+    return CheckedSNR(snr_tensor(snr_db, batch, device))
+
+
+def snr_tensor(snr_db: float | Tensor | CheckedSNR, batch: int, device: torch.device | str | None = None) -> Tensor:
     """Return the SNR in dB as a float tensor ``[B]`` on ``device`` (a scalar is broadcast).
 
     Raises ``ValueError`` for non-finite values, a wrong length, or |SNR| > 100 dB (which
     usually means a linear SNR was passed where dB is expected). Numbers and CPU tensors are
     checked on the host and then copied without blocking, so training loops that draw their
     SNRs on the host (:func:`sample_snr_db` without ``device``) never wait for the GPU here; a
-    tensor already on an accelerator is checked there, which reads one flag back.
+    tensor already on an accelerator is checked there, which reads one flag back. A
+    :class:`CheckedSNR` is taken as checked: only its length is compared with ``batch``.
     """
+    if isinstance(snr_db, CheckedSNR):
+        if snr_db.db.shape != (batch,):
+            raise ValueError(f"snr_db must be a scalar or a tensor [B={batch}], got shape {tuple(snr_db.db.shape)}")
+        return snr_db.db.to(device) if device is not None else snr_db.db
     if isinstance(snr_db, numbers.Real):
         _check_snr_values(torch.tensor([float(snr_db)]))
         return torch.full((batch,), float(snr_db), dtype=torch.float32, device=device)

@@ -29,7 +29,7 @@ Overheads: the JSCC BCR counts the ``k`` data symbols only. The radio also sends
 padding and cyclic prefixes; :meth:`OFDMMultipath.overhead` reports them and the effective
 BCR ``S * N_sym * (F + CP) / n``.
 
-Sionna is imported on first use (about 3 s), never by ``import genjscc``.
+Sionna is imported on first use (it takes seconds), never by ``import genjscc``.
 """
 
 from __future__ import annotations
@@ -257,7 +257,8 @@ class OFDMMultipath(Channel):
         if self.estimator == "perfect":
             return y, h, torch.zeros((), device=z.device), sigma2
         # Without clipping the pilot REs do not depend on z, so the gradient through the estimate
-        # is exactly zero: detaching skips a backward pass through the interpolation (~2/3 of the cost).
+        # is exactly zero: detaching skips a backward pass through the interpolation (most of the cost;
+        # figures: benchmarks/README.md, ofdm_cost.py).
         h_hat, err = self.estimate(y.detach() if self.clip_db is None else y, sigma2)
         return y, h_hat, err, sigma2
 

@@ -30,8 +30,7 @@ the per-pixel "first leaf" map by a ``scatter_reduce(amin)`` over per-leaf bound
 (leaves grouped by box size; boxes holding no bare pixel skipped via integral images), or, once
 few pixels of an image are left bare, tested densely against only those pixels. Both paths
 evaluate the same float32 inside-test, and which one an image takes depends on that image
-alone. Speed (one CPU thread, batches of 256 at 64x64): about 1,000 images/s; see
-``benchmarks/deadleaves_speed.py``.
+alone. Speed: ``benchmarks/README.md``, ``deadleaves_speed.py``.
 """
 
 from __future__ import annotations
@@ -57,7 +56,8 @@ _NUM_IMAGE_DRAWS = 5  # uniforms per image: blur, background palette-or-uniform 
 
 @dataclass(frozen=True)
 class DeadLeavesConfig:
-    """Knobs of the generator; defaults are the recipe measured in facts.md section 11."""
+    """Knobs of the generator; the defaults are the recipe the shipped DeepJSCC models train on
+    (README, "Data" and the DeepJSCC ablation in "Results")."""
 
     radius_min: float = 1.0  # px, smallest leaf radius
     radius_max: float | None = None  # px, largest leaf radius; None: the image size

@@ -72,7 +72,7 @@ def _mean_cache_file(spec: str, size: int) -> Path:
 
 def _build_mean_square(spec: str, size: int) -> Tensor:
     """The mean of the crops, built on one thread: thousands of tiny ops run many times slower
-    with two (measured under load: 0.2-1.2 s vs 10.5 s for 2000 64x64 photo crops)."""
+    with two on a busy machine (figures: ``benchmarks/README.md``, "Measured without a script")."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

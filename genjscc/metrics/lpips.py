@@ -104,7 +104,8 @@ class LPIPS(nn.Module):
         if min(height, width) < least:
             raise ValueError(f"LPIPS-{self.net} needs images of at least {least} pixels a side, got {height}x{width}")
         grad = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
-        # oneDNN runs large images faster channels-last (measured: 1.3x at 256², none at 64², none with autograd)
+        # oneDNN runs large images faster channels-last, small ones not; passes without autograd only
+        # (figures: benchmarks/README.md, lpips_speed.py --nchw)
         fast_layout = x.device.type == "cpu" and self.channels_last and min(height, width) >= 128
         if grad and x.requires_grad != y.requires_grad:
             # a loss: the side without gradient (the target) runs without autograd, in place

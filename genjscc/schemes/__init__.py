@@ -1,8 +1,8 @@
 """Schemes: every way of sending an image, behind one call (see :mod:`genjscc.schemes.base`).
 
-Built-ins: ``deepjscc`` (:mod:`.deepjscc`, a trained network), ``generative``
-(:mod:`.generative`, a trained GenerativeJSCC), ``inverse`` (:mod:`.inverse`, DeepJSCC + ILO on
-a StyleGAN2 prior) and ``separation`` (:mod:`.separation`, codec + channel code). :func:`build_scheme` accepts a scheme kind
+Built-ins: ``deepjscc`` and ``generative`` (:mod:`.network`, a trained DeepJSCC or GenerativeJSCC),
+``inverse`` (:mod:`.inverse`, DeepJSCC + ILO on a StyleGAN2 prior) and ``separation``
+(:mod:`.separation`, codec + channel code). :func:`build_scheme` accepts a scheme kind
 (``"separation"``), a zoo name or a weight path (the kind is read from the file)::
 
     build_scheme("deepjscc-64-bcr1_48")
@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genjscc.schemes import deepjscc as _deepjscc  # noqa: F401  registers "deepjscc"
-from genjscc.schemes import generative as _generative  # noqa: F401  registers "generative"
+from genjscc.schemes import network as _network  # noqa: F401  registers "deepjscc" and "generative"
 from genjscc.schemes import inverse as _inverse  # noqa: F401  registers "inverse"
 from genjscc.schemes import separation as _separation  # noqa: F401  registers "separation"
 from genjscc.schemes.base import (

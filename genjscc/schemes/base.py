@@ -119,10 +119,13 @@ class NetworkOptions:
 
 class NetworkScheme(Scheme):
     """A scheme that is one trained network ``model(images, channel, snr_db, generator=g)`` with
-    ``model.bcr(H, W)``, run in inference mode on the scheme's device (DeepJSCC, GenerativeJSCC)."""
+    ``model.kind``, ``model.bcr(H, W)`` and ``model.check_size(H, W)`` (a
+    :class:`~genjscc.models.base.JSCCModel`: DeepJSCC, GenerativeJSCC), run in inference mode on the
+    scheme's device; :mod:`genjscc.schemes.network` builds one for every network kind."""
 
     def __init__(self, model: torch.nn.Module, label: str, compile: bool = False):
         super().__init__(label)
+        self.kind = model.kind
         self.model = model.eval()
         if compile:  # --set compile=true: the model's real-valued networks through torch.compile
             self.model.compile_networks()
@@ -133,6 +136,9 @@ class NetworkScheme(Scheme):
 
     def bcr(self, height, width):
         return self.model.bcr(height, width)
+
+    def check_size(self, height, width):
+        self.model.check_size(height, width)
 
     def to(self, device):
         super().to(device)

@@ -36,7 +36,7 @@ from genjscc.utils.images import ImageSizeError
 from genjscc.inversion import ILOSettings, InversionResult, invert
 from genjscc.models.stylegan2 import load_stylegan2
 from genjscc.models.stylegan2.sampling import DEFAULT_TRUNCATION
-from genjscc.schemes.base import Scheme, Stage, Transmission, register_scheme
+from genjscc.schemes.base import NetworkScheme, Scheme, Stage, Transmission, register_scheme
 from genjscc.schemes.options import scheme_option
 from genjscc.schemes.consistency import (
     ConsistencyTest,
@@ -45,7 +45,7 @@ from genjscc.schemes.consistency import (
     threshold,
     weights_hash,
 )
-from genjscc.schemes.deepjscc import DeepJSCCScheme, build_deepjscc
+from genjscc.schemes.network import network_scheme
 from genjscc.zoo import resolve_model
 
 __all__ = ["InverseScheme", "InverseOptions", "build_inverse"]
@@ -54,7 +54,7 @@ __all__ = ["InverseScheme", "InverseOptions", "build_inverse"]
 class InverseScheme(Scheme):
     """DeepJSCC -> x̂ -> ILO on the prior -> G(latents), images in [0, 1].
 
-    ``jscc`` is the :class:`~genjscc.schemes.deepjscc.DeepJSCCScheme` that produces x̂; its
+    ``jscc`` is the DeepJSCC :class:`~genjscc.schemes.base.NetworkScheme` that produces x̂; its
     bandwidth, size checks and device handling are this scheme's too. ``progress``: ``True`` draws
     the solver's bar; a callable gets ``progress(steps done, steps in all)`` after each ILO step
     and may raise to stop it (``genjscc app`` sets one per request to show progress and cancel).
@@ -62,7 +62,7 @@ class InverseScheme(Scheme):
 
     kind = "inverse"
 
-    def __init__(self, jscc: DeepJSCCScheme, prior: torch.nn.Module, settings: ILOSettings, label: str,
+    def __init__(self, jscc: NetworkScheme, prior: torch.nn.Module, settings: ILOSettings, label: str,
                  seed: int = 0, progress: bool | Callable[[int, int], None] = False,
                  consistency: ConsistencyTest | None = ConsistencyTest()):
         super().__init__(label)
@@ -171,7 +171,7 @@ def build_inverse(model: Path | None, options: InverseOptions) -> Scheme:
                            truncation=options.consistency_truncation) if options.consistency else None
     jscc_path, prior_path = resolve_model(options.jscc), _resolve_prior(options.prior)
     generator = load_stylegan2(prior_path)
-    jscc_scheme = build_deepjscc(jscc_path)
+    jscc_scheme = network_scheme("deepjscc", jscc_path)
     label = f"inverse({jscc_scheme.label}+{Path(prior_path).stem})" + ("" if test else ":unchecked")
     scheme = InverseScheme(jscc_scheme, generator, options.ilo, label, seed=options.seed,
                            progress=options.progress, consistency=test)

@@ -26,7 +26,7 @@ Chain per image, for one MCS (modulation order ``m`` bits/symbol, code rate ``r`
   ``mcs="best"`` offers all twelve and the scheme keeps the one with the best realised
   mean PSNR at each SNR (every MCS sees the same fading and noise seed): an oracle choice,
   as in the literature's "best MCS per SNR" curves.
-* **Shortcuts** (decoding is the cost: ~10 kbit/s on a busy 2-core CPU):
+* **Shortcuts** (decoding is the cost: ``benchmarks/README.md``, ``separation_link.py``):
   (1) converse pruning: a codeword whose rate ``m r`` exceeds the capacity of the image's
   realised channel as the receiver sees it, ``mean_j log2(1 + (P / v_j) 10^(margin/10))`` with
   ``v_j`` the symbol's noise variance (``P / v_j = |h_j|^2 S`` with perfect CSI) and a

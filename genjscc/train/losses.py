@@ -19,15 +19,22 @@ discriminator logits ``[N]``:
     R_1 = \\text{mean}_n \\lVert \\nabla_{x_n} D(x_n) \\rVert^2 .
 
 With lazy regularisation (R1 every ``k`` D steps) the penalty is weighted ``gamma / 2 * k``.
+:class:`StyleGAN2Loss` puts them together as the phases of a training iteration, for the
+StyleGAN2 trainer and for GenerativeJSCC's adversarial term.
 """
 
 from __future__ import annotations
+
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["PerceptualDistortion", "d_logistic_loss", "g_nonsaturating_loss", "r1_penalty"]
+from genjscc.utils.compile import eager_forward
+
+__all__ = ["PerceptualDistortion", "d_logistic_loss", "g_nonsaturating_loss", "r1_penalty", "StyleGAN2Loss",
+           "DiscriminatorLoss"]
 
 
 class PerceptualDistortion(nn.Module):
@@ -98,3 +105,74 @@ def r1_penalty(real_logits: Tensor, inputs: list[Tensor]) -> Tensor:
     """
     grads = torch.autograd.grad(real_logits.sum(), inputs, create_graph=True)
     return sum(g.square().flatten(1).sum(dim=1) for g in grads).mean()
+
+
+class DiscriminatorLoss(NamedTuple):
+    """One discriminator phase: ``total`` (main + R1 when due) to back-propagate, the unweighted R1 penalty
+    (None when not due) and the logits ``[N]`` of the reals and fakes, for logging."""
+
+    total: Tensor
+    r1: Tensor | None
+    real_logits: Tensor
+    fake_logits: Tensor
+
+
+class StyleGAN2Loss:
+    """The phases of StyleGAN2 training against a discriminator ``D`` (the shape of NVlabs' ``StyleGAN2Loss``).
+
+    * generator main: ``L_G = mean softplus(-D(A(x̃)))``, with D's parameters frozen, so that the
+      gradient reaches the generated images ``x̃`` (and what made them) only;
+    * discriminator main: ``L_D = mean softplus(D(A(x̃))) + mean softplus(-D(A(x)))``;
+    * R1 regularisation, lazily every ``r1_every`` D steps (:meth:`r1_due`): ``R_1 · gamma / 2 · r1_every``
+      on the same real logits, added to ``L_D`` (one backward for both).
+
+    Images ``[N, 3, R, R]`` in D's [-1, 1] convention; ``A`` is ``augment`` (identity when None),
+    drawn on the reals before the fakes. ``frozen_features``: D is ``D.logits(D.features(.))`` with
+    a frozen feature network (:class:`genjscc.models.projected_discriminator.ProjectedDiscriminator`);
+    the D phase runs the features without autograd and R1 penalises the gradient with respect
+    to the heads' inputs. The loss holds a reference to ``D``, not a copy, and no state: the
+    caller owns the networks, the optimisers and the backward passes.
+    """
+
+    def __init__(self, D: nn.Module, *, r1_gamma: float, r1_every: int, augment: Callable[[Tensor], Tensor] | None = None,
+                 frozen_features: bool = False):
+        if r1_gamma < 0 or r1_every < 0:
+            raise ValueError(f"r1_gamma and r1_every must be >= 0, got {r1_gamma} and {r1_every}")
+        self.D, self.r1_gamma, self.r1_every, self.frozen_features = D, r1_gamma, r1_every, frozen_features
+        self.augment = augment if augment is not None else (lambda images: images)
+
+    def r1_due(self, iteration: int) -> bool:
+        """Whether the D phase of ``iteration`` (a host count, 0-based) adds R1."""
+        return self.r1_every > 0 and self.r1_gamma > 0 and iteration % self.r1_every == 0
+
+    def generator_main(self, fake: Tensor) -> Tensor:
+        """``mean softplus(-D(A(fake)))`` (scalar); D's parameters get no gradient from it."""
+        self.D.requires_grad_(False)
+        logits = self.D(self.augment(fake))
+        self.D.requires_grad_(True)
+        return g_nonsaturating_loss(logits)
+
+    def discriminator_main(self, real: Tensor, fake: Tensor, *, regularise: bool) -> DiscriminatorLoss:
+        """``L_D`` on detached ``real`` and ``fake`` images, plus the R1 phase when ``regularise``."""
+        n = real.shape[0]
+        if self.frozen_features:
+            with torch.no_grad():
+                features = self.D.features(torch.cat([self.augment(real), self.augment(fake)]))
+            real_inputs = [f[:n].requires_grad_(regularise) for f in features]
+            real_logits = self.D.logits(real_inputs)
+            fake_logits = self.D.logits([f[n:] for f in features])
+        else:
+            real_inputs = [real.detach().requires_grad_(regularise)]
+            # the double backward of R1 cannot run through a compiled forward
+            real_logits = (eager_forward(self.D) if regularise else self.D)(self.augment(real_inputs[0]))
+            fake_logits = self.D(self.augment(fake))
+        total = d_logistic_loss(real_logits, fake_logits)
+        r1 = None
+        if regularise:
+            r1 = r1_penalty(real_logits, real_inputs)
+            total = total + self.r1_regularisation(r1)
+        return DiscriminatorLoss(total, r1, real_logits, fake_logits)
+
+    def r1_regularisation(self, r1: Tensor) -> Tensor:
+        """The lazy R1 term ``R_1 · gamma / 2 · r1_every`` of an R1 penalty (:func:`r1_penalty`)."""
+        return r1 * (self.r1_gamma / 2) * self.r1_every

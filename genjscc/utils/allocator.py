@@ -10,10 +10,10 @@ What: on Linux with glibc, :func:`tune_allocator` calls ``mallopt`` (through cty
 
 Why: glibc's defaults (a dynamic mmap threshold of at most 32 MiB on 64-bit, a 128 KiB trim
 threshold) make every activation larger than a few MiB a fresh ``mmap`` / ``munmap`` pair, or
-a heap trimmed and regrown on every call, and each new page costs a page fault. A forward
-pass of the shipped 64x64 StyleGAN2 prior (batch 16, one thread) took 170-215 k minor page
-faults and 0.74 s per call with glibc's defaults, 0-6 k and 0.34 s with these settings (a
-64 MiB top pad still left 12-32 k); ``benchmarks/stylegan2_speed.py --mallopt-ab`` measures it.
+a heap trimmed and regrown on every call, and each new page costs a page fault. On a forward
+pass of the shipped 64x64 StyleGAN2 prior these settings remove most of those page faults and
+much of the time (a smaller top pad leaves many; figures: ``benchmarks/README.md``,
+``stylegan2_speed.py --mallopt-ab``).
 Memory that is kept is reused by the next call. The price: the process keeps up to ~256 MiB
 of freed memory mapped (its resident size does not shrink as soon as tensors are freed).
 

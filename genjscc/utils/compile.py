@@ -10,9 +10,9 @@ eager execution raises too (a wrong input shape, say) is raised as eager raises 
 Compile a module *after* any ``copy.deepcopy`` of it (an EMA copy, say): the replaced
 ``forward`` is bound to the module it was made for.
 
-Measured on the 2-core CPU (``benchmarks/compile_speed.py``, idle machine): the shipped
-DeepJSCC and GenerativeJSCC transmit at batch 64 or 256 take 0.91-0.93x the eager time once
-compiled, after 4-15 s of compiling, so it pays on long evaluations and training runs only.
+On CPU a compiled transmit of the shipped DeepJSCC and GenerativeJSCC is only slightly faster
+than eager, after seconds of compiling, so it pays on long evaluations and training runs only
+(figures: ``benchmarks/README.md``, ``compile_speed.py``).
 Compiling the channel itself does not pay: Inductor has no code generation for complex
 tensors, so the models compile their real-valued networks only
 (``compile_networks()``).

@@ -44,15 +44,26 @@ def test_deepjscc_resume_equals_uninterrupted(tmp_path, monkeypatch, how, stop):
     assert record["sessions"][-1]["iterations"] == 7 - done
 
 
-def test_stylegan2_resume_equals_uninterrupted(tmp_path, monkeypatch):
+@pytest.mark.parametrize("layout", ["current", "buffers"])
+def test_stylegan2_resume_equals_uninterrupted(tmp_path, monkeypatch, layout):
+    """``buffers``: a checkpoint as written before the host counters, with the iteration and image counts as
+    state_dict buffers; resuming it continues both counts (the EMA ramp reads the images seen)."""
     args = StyleGAN2TrainArgs(**STYLEGAN2)
     reference = train_stylegan2(args, tmp_path / "reference", _options(5))
     with monkeypatch.context() as m:
         stop_at(m, 3, "sigint")
         with pytest.raises(TrainingInterrupted, match="iteration 3 of 5"):
             train_stylegan2(args, tmp_path / "run", _options(5))
+    if layout == "buffers":
+        path = tmp_path / "run" / "checkpoints" / "last.ckpt"
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        for key in ("iteration", "images_seen"):
+            ckpt["state_dict"][key.replace("iteration", "iterations")] = torch.tensor(ckpt.pop(key))
+        torch.save(ckpt, path)
     resumed = train_stylegan2(args, tmp_path / "run", _options(5), resume=True)
     assert same_weights(reference, resumed)
+    meta = json.loads(resumed.with_suffix(".json").read_text())["training"]
+    assert meta["iterations"] == 5 and meta["images_seen"] == 20
 
 
 def test_generative_resume_equals_uninterrupted(tmp_path, monkeypatch, tiny_prior):
