@@ -24,7 +24,7 @@ app: setup
 	$(BIN)/genjscc app
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 bench: setup
 	$(BIN)/python benchmarks/throughput.py

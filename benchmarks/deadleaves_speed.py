@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from genjscc.procedural import dead_leaves
+from genjscc.data.deadleaves import dead_leaves
 
 
 def rate(batch: int, size: int, seconds: float, palette: torch.Tensor | None, start: int) -> float:

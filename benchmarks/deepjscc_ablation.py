@@ -18,7 +18,8 @@ import torch
 
 from genjscc.channel import AWGN
 from genjscc.data import load_dataset, stack
-from genjscc.evaluate import evaluate, write_records
+from genjscc.evaluation.evaluate import evaluate
+from genjscc.evaluation.records import write_records
 from genjscc.schemes import build_scheme
 from genjscc.train.args import DeepJSCCTrainArgs, TrainerOptions
 from genjscc.train.deepjscc import train_deepjscc

@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from genjscc.channel_registry import build_channel
+from genjscc.channel.registry import build_channel
 from genjscc.data import load_dataset, stack
-from genjscc.evaluate import evaluate, records_markdown, write_records
+from genjscc.evaluation.evaluate import evaluate
+from genjscc.evaluation.records import records_markdown, write_records
 from genjscc.models.deepjscc import DeepJSCC
 from genjscc.schemes import build_scheme
 from genjscc.train.deepjscc import deepjscc_card

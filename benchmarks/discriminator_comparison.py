@@ -23,7 +23,7 @@ import torch
 from genjscc.data import load_dataset, save_image, stack
 from genjscc.metrics.fid import inception_features, kernel_inception_distance
 from genjscc.models.stylegan2 import load_stylegan2
-from genjscc.images import image_grid
+from genjscc.utils.images import image_grid
 from genjscc.train.args import StyleGAN2TrainArgs, TrainerOptions
 from genjscc.train.common import hardware_summary
 from genjscc.train.stylegan2 import train_stylegan2

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from genjscc.evaluate import mean_ci95
+from genjscc.evaluation.evaluate import mean_ci95
 
 
 def _rows(path: Path) -> dict[tuple[str, float], dict]:

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import torch
 
-from genjscc.channel_registry import build_channel
+from genjscc.channel.registry import build_channel
 from genjscc.data import load_dataset, stack
-from genjscc.evaluate import evaluate, records_markdown, write_records
+from genjscc.evaluation.evaluate import evaluate
+from genjscc.evaluation.records import records_markdown, write_records
 from genjscc.models.generative_jscc import GenerativeJSCC
 from genjscc.schemes import build_scheme
-from genjscc.schemes.generative import GenerativeScheme
+from genjscc.schemes.base import NetworkScheme
 from genjscc.train.generative import generative_card
 from genjscc.zoo import ZOO
 
@@ -47,12 +48,12 @@ def main() -> None:
         if base not in references:
             references[base] = evaluate(build_scheme(base), images, channel, SNRS, metrics=METRICS)
         reference = references[base]
-        records = evaluate(GenerativeScheme(model, name), images, channel, SNRS, metrics=METRICS)
+        records = evaluate(NetworkScheme(model, name), images, channel, SNRS, metrics=METRICS)
         if model.config.decoder == "residual":
             without = GenerativeJSCC.from_weights(entry.path)
             with torch.no_grad():
                 without.detail_gain.zero_()
-            records += evaluate(GenerativeScheme(without, f"{name} (gain 0: no synthesis)"), images, channel, SNRS,
+            records += evaluate(NetworkScheme(without, f"{name} (gain 0: no synthesis)"), images, channel, SNRS,
                                 metrics=METRICS)
         write_records(records + reference, args.out / f"{name}-awgn.csv")
         table = records_markdown(records + reference)

@@ -44,7 +44,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from genjscc.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty  # noqa: E402
+from genjscc.train.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty  # noqa: E402
 from genjscc.models.stylegan2 import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig  # noqa: E402
 from genjscc.train.augment import DiffAugment  # noqa: E402
 from genjscc.train.ema import EMA, ema_beta  # noqa: E402
@@ -67,7 +67,7 @@ class BareStep:
 
     def __init__(self, G, D, device, batch: int, recipe: bool, g_call=None, d_call=None, r1_call=None,
                  z_dim: int = 256, size: int = 64):
-        from genjscc.compile import eager_forward
+        from genjscc.utils.compile import eager_forward
 
         self.G, self.D, self.device, self.batch, self.recipe = G, D, device, batch, recipe
         self.g_call = g_call or (lambda z: G(z, noise_mode="random"))
@@ -140,7 +140,7 @@ def genjscc_networks(device):
 
 
 def compiled_step(G, D, device, batch, recipe):
-    from genjscc.compile import compile_forward
+    from genjscc.utils.compile import compile_forward
 
     compile_forward(G.synthesis, "G.synthesis")
     compile_forward(D, "D")
@@ -224,7 +224,7 @@ def trainer_generative(device, batch, warmup, iters, rounds, compile) -> list[fl
 def bare_generative(device, batch: int, compile: bool):
     """GenerativeJSCC: forward through AWGN, MSE + 0.05 LPIPS-VGG, backward, one Adam step."""
     from genjscc.channel import AWGN, sample_snr_db
-    from genjscc.losses import PerceptualDistortion
+    from genjscc.train.losses import PerceptualDistortion
     from genjscc.models.generative_jscc import GenerativeJSCC, GenerativeJSCCConfig
     from genjscc.models.stylegan2 import load_stylegan2
     from genjscc.zoo import resolve_model

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from genjscc.channel_registry import build_channel
+from genjscc.channel.registry import build_channel
 from genjscc.data import load_dataset, stack
 from genjscc.models.stylegan2.sampling import sample_images
 from genjscc.schemes import build_scheme
@@ -46,7 +46,7 @@ def solve_batch(scheme, images: torch.Tensor, channel, snr: float, noise_seed: i
         xhat = model.decode(received, shape, snr).clamp(0, 1)
         # the scheme's own transmit gives the same x̂ from the same draws
         check = scheme.jscc.transmit(images, channel, snr, generator=torch.Generator().manual_seed(noise_seed))
-        assert torch.equal(check.clamp(0, 1), xhat), "x̂ differs from the scheme's transmit"
+        assert torch.equal(check.images.clamp(0, 1), xhat), "x̂ differs from the scheme's transmit"
     result = scheme._invert(xhat, solver_seeds)
     G = result.images.detach()
     with torch.inference_mode():

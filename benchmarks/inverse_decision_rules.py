@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from genjscc.evaluate import mean_ci95
+from genjscc.evaluation.evaluate import mean_ci95
 from genjscc.metrics import PER_IMAGE_METRICS
 from genjscc.schemes.consistency import in_range_pvalue
 

@@ -2,6 +2,7 @@
 
     python benchmarks/lpips_speed.py                        # genjscc LPIPS only
     PYTHONPATH=. /path/to/side/python benchmarks/lpips_speed.py --reference
+    python benchmarks/lpips_speed.py --nchw --nets alex     # what the channels-last layout gains
 
 ``--reference`` needs an interpreter where the official ``lpips`` (and so torchvision) imports,
 e.g. a side venv: ``python -m venv /tmp/side && /tmp/side/bin/pip install torch torchvision
@@ -10,7 +11,9 @@ with a random backbone (no download) and then given the same backbone weights as
 its heads are the ones shipped inside the lpips package. Both run in the same process,
 interleaved, so the ratio compares like with like; ``ratio`` uses the best wall time and
 ``ratio_cpu`` the best process CPU time (steadier on a shared machine, exact with
-``--threads 1``). Prints one JSON document to stdout, progress rows to stderr.
+``--threads 1``). ``--nchw`` adds genjscc's LPIPS with its channels-last layout switched off
+(``channels_last = False``), interleaved the same way; ``channels_last_speedup`` is its time over
+the default's. Prints one JSON document to stdout, progress rows to stderr.
 """
 
 from __future__ import annotations
@@ -133,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     parser.add_argument("--nets", default="alex,vgg")
     parser.add_argument("--reference", action="store_true", help="also time and compare the official lpips package")
+    parser.add_argument("--nchw", action="store_true", help="also time genjscc's LPIPS with channels_last off")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -142,6 +146,9 @@ def main(argv: list[str] | None = None) -> None:
     for net in args.nets.split(","):
         ours = LPIPS(net)
         ref = official_lpips(net) if args.reference else None
+        nchw = LPIPS(net) if args.nchw else None
+        if nchw is not None:
+            nchw.channels_last = False
         for size in sizes:
             g = torch.Generator().manual_seed(0)
             x = torch.rand(batches.get(size, 4), 3, size, size, generator=g)
@@ -152,12 +159,16 @@ def main(argv: list[str] | None = None) -> None:
                 fns = {"genjscc": step_fn(ours, x, y, False, backward)}
                 if ref is not None:
                     fns["official"] = step_fn(ref, x, y, True, backward)
+                if nchw is not None:
+                    fns["genjscc_nchw"] = step_fn(nchw, x, y, False, backward)
                 wall, cpu = best_times(fns, args.repeats)
                 row.update({f"{name}_img_s": x.shape[0] / t for name, t in wall.items()})
                 row.update({f"{name}_img_per_cpu_s": x.shape[0] / t for name, t in cpu.items()})
                 if ref is not None:
                     row["ratio"] = row["genjscc_img_s"] / row["official_img_s"]
                     row["ratio_cpu"] = row["genjscc_img_per_cpu_s"] / row["official_img_per_cpu_s"]
+                if nchw is not None:
+                    row["channels_last_speedup"] = row["genjscc_img_s"] / row["genjscc_nchw_img_s"]
                 print(json.dumps(row), file=sys.stderr)
                 result["runs"].append(row)
         if args.reference:

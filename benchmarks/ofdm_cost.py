@@ -18,7 +18,7 @@ import time
 import torch
 
 from genjscc.channel import AWGN, power_normalize
-from genjscc.channel_registry import build_channel
+from genjscc.channel.registry import build_channel
 from genjscc.models.deepjscc import DeepJSCC
 from genjscc.zoo import resolve_model
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from genjscc.evaluate import mean_ci95
+from genjscc.evaluation.evaluate import mean_ci95
 
 
 def table(path: Path, against: str | None) -> str:

@@ -33,9 +33,9 @@ import numpy as np
 import torch
 import yaml
 
-from genjscc.channel_registry import build_channel
+from genjscc.channel.registry import build_channel
 from genjscc.data import load_dataset, stack
-from genjscc.evaluate import mean_ci95, send
+from genjscc.evaluation.evaluate import mean_ci95, transmit_checked
 from genjscc.metrics import PER_IMAGE_METRICS
 from genjscc.schemes import build_scheme
 
@@ -124,10 +124,11 @@ def main() -> None:
             for i in range(0, n, args.batch_size):
                 batch = images[i : i + args.batch_size]
                 g = torch.Generator().manual_seed(int(1000 * snr) + i)  # the same draws for every scheme
-                outputs.setdefault((scheme.kind, scheme.label), []).append(send(scheme, batch, channel, snr, generator=g))
-                for label, (kind, out) in scheme.stage_outputs.items():
-                    outputs.setdefault((kind, label), []).append(out.clamp(0, 1))
-                for name, figures in scheme.reports.items():
+                sent = transmit_checked(scheme, batch, channel, snr, generator=g)
+                outputs.setdefault((scheme.kind, scheme.label), []).append(sent.images)
+                for label, stage in sent.stages.items():
+                    outputs.setdefault((stage.kind, label), []).append(stage.images)
+                for name, figures in sent.report.items():
                     reports.setdefault(name, []).append(figures.float())
             seconds = time.time() - started
             per_image = {}

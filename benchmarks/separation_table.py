@@ -6,7 +6,7 @@ BCR 1/12 and 1/48, over AWGN and block Rayleigh (LMMSE receiver), on the held-ou
 photo crops. One transmit call per SNR (the whole test set), so the separation schemes make
 one MCS / outage-target choice per SNR.
 
-Writes ``OUT/records.json`` and ``OUT/records.csv`` (genjscc.evaluate's schema),
+Writes ``OUT/records.json`` and ``OUT/records.csv`` (genjscc.evaluation.records' schema),
 ``OUT/choices.json`` (winning MCS or outage target, images fitted / arrived per point) and
 ``OUT/table.md``, and prints the markdown table. Each (model, BCR, channel) is cached in
 ``OUT/parts/`` so an interrupted run resumes where it stopped.
@@ -42,9 +42,10 @@ def main() -> None:
     parser.add_argument("--no-deepjscc", action="store_true", help="separation rows only")
     args = parser.parse_args()
 
-    from genjscc.channel_registry import build_channel
+    from genjscc.channel.registry import build_channel
     from genjscc.data import load_dataset, stack
-    from genjscc.evaluate import Record, evaluate, prepare_scheme, write_records
+    from genjscc.evaluation.evaluate import evaluate
+    from genjscc.evaluation.records import Record, write_records
     from genjscc.metrics import PER_IMAGE_METRICS
     from genjscc.schemes import build_scheme
     from genjscc.zoo import ZOO
@@ -77,7 +78,7 @@ def main() -> None:
             choices.update(saved["choices"])
             continue
         channel = build_channel(channel_name)
-        scheme = prepare_scheme(build(), "photos", 64, 64)  # fallback: the training photos' mean
+        scheme = build()  # fallback: the training photos' mean (separation's training_data default)
         start = time.perf_counter()
         recs = evaluate(scheme, images, channel, snrs, metrics=metrics, batch_size=len(images))
         seconds = time.perf_counter() - start

@@ -15,7 +15,7 @@ a cold start, another process's load or the allocator's first page faults hit bo
   as compile cannot do R1's double backward); its first calls, which compile, are timed apart
   and not counted. A training iteration is: G forward without grad + D on reals and fakes +
   backward (D step), then G forward + D + backward (G step), no R1 (timed as ``r1 step``).
-* ``--mallopt-ab``: the glibc allocator settings of :mod:`genjscc.allocator` on vs off. They
+* ``--mallopt-ab``: the glibc allocator settings of :mod:`genjscc.utils.allocator` on vs off. They
   cannot be undone in a process, so two worker processes (one started with
   ``GENJSCC_NO_MALLOPT=1``) take turns, one round each at a time; workloads: the shipped
   prior's generator forward (``stylegan2-photos64``, batch ``--batch``) and the transmit
@@ -136,7 +136,7 @@ def allocator_workloads(batch: int) -> tuple[dict, dict[str, int]]:
 
 def worker(batch: int) -> None:
     """Answer each line on stdin with one timed call per workload (JSON: name -> [s, faults])."""
-    from genjscc.allocator import tune_allocator
+    from genjscc.utils.allocator import tune_allocator
 
     work, _ = allocator_workloads(batch)
     for fn in work.values():
@@ -175,7 +175,7 @@ def mallopt_ab(batch: int, threads: int, repeats: int) -> None:
         p.wait()
     batches = {"prior generator forward": batch, "deepjscc-64-bcr1_12 transmit": 256}
     rows = {w: [f"{statistics.median(faults[s][w]):,.0f}" for s in procs] for w in times["mallopt off"]}
-    print(f"\n### glibc allocator settings (genjscc.allocator), {threads} threads, median of {repeats} "
+    print(f"\n### glibc allocator settings (genjscc.utils.allocator), {threads} threads, median of {repeats} "
           f"alternating rounds, two worker processes\n\nmallopt on applied: {applied['mallopt on']}; "
           f"off applied: {applied['mallopt off']}\n")
     print(table(times, batches, {"head": [f"page faults/call {s}" for s in procs], "rows": rows}))
@@ -194,7 +194,7 @@ def main() -> None:
     p.add_argument("--reference", help="path to an NVlabs stylegan2-ada-pytorch checkout")
     p.add_argument("--compile", action="store_true",
                    help="add a side with torch.compile of G's synthesis and of D (compile time reported apart)")
-    p.add_argument("--mallopt-ab", action="store_true", help="also time genjscc.allocator's settings on vs off")
+    p.add_argument("--mallopt-ab", action="store_true", help="also time genjscc.utils.allocator's settings on vs off")
     p.add_argument("--no-networks", action="store_true", help="skip the genjscc (vs NVlabs) network table")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -224,7 +224,7 @@ def main() -> None:
         if a.compile:
             import copy
 
-            from genjscc.compile import compile_forward
+            from genjscc.utils.compile import compile_forward
 
             CG, CD = copy.deepcopy(G), copy.deepcopy(D)  # same weights; compiled in place below
             compile_forward(CG.synthesis, "G.synthesis")

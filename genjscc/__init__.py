@@ -1,19 +1,20 @@
 """genjscc: generative joint source-channel coding for semantic image transmission.
 
-Layers (imports go downwards only; ``tests/test_layering.py`` checks it with import-linter):
-``channel`` and ``metrics`` (leaves), ``layers`` (frozen backbones), ``models`` (DeepJSCC,
-StyleGAN2, discriminators; each loads itself), ``separation`` (codecs, channel codes),
-``schemes`` (one ``transmit`` call per way of sending an image), ``data``, ``losses``,
-``train`` (one run lifecycle), ``evaluate``, ``zoo`` (shipped weights) and the ``genjscc``
-command line (``cli``). Base utilities every layer may use: ``atomic``, ``images``,
-``safe_pickle``, ``weights``, ``allocator``.
+Packages, in layers (a package imports only those below it; ``tests/test_layering.py`` checks the
+one ordered import-linter contract in ``pyproject.toml``)::
 
-Importing the package applies glibc allocator settings for large tensors
-(:mod:`genjscc.allocator`; opt out with ``GENJSCC_NO_MALLOPT=1``).
+    cli                            the ``genjscc`` command line
+    app                            the local web page (``genjscc app``)
+    evaluation                     schemes over SNRs -> records, sweeps, figures
+    train | schemes                one run lifecycle per network | one ``transmit`` per way of sending
+    data | inversion | separation  datasets by spec | ILO solver | codecs and channel codes
+    models | metrics               networks (each loads itself) | PSNR, SSIM, LPIPS, FID
+    layers                         GDN, attention, frozen ImageNet backbones
+    channel | zoo                  channels, power, SNR, BCR | shipped weights
+    utils                          atomic files, images, weight files, caches
+
+Importing the package changes nothing in the process; the command line applies glibc allocator
+settings for large tensors (:func:`genjscc.utils.allocator.tune_allocator`).
 """
 
-from genjscc.allocator import tune_allocator as _tune_allocator
-
 __version__ = "0.1.0"
-
-_tune_allocator()

@@ -22,7 +22,7 @@ def _private_cache(tmp_path_factory, monkeypatch):
 def tiny_model(tmp_path_factory):
     """A tiny SNR-adaptive DeepJSCC (BCR 1/48 at f = 8) saved as a weight file: a model for CLI tests."""
     from genjscc.models.deepjscc import DeepJSCC, DeepJSCCConfig
-    from genjscc.weights import save_weights
+    from genjscc.utils.weights import save_weights
 
     torch.manual_seed(0)
     model = DeepJSCC(DeepJSCCConfig(channels=8, filters=(4, 4, 4, 4), snr_adaptive=True))
@@ -30,14 +30,14 @@ def tiny_model(tmp_path_factory):
     return save_weights(path, model.state_dict(), {"kind": "deepjscc", "config": model.config.to_dict()})
 
 
-TINY_PRIOR_CONFIG = dict(img_resolution=16, z_dim=32, w_dim=32, channel_base=256, channel_max=32, mapping_layers=2)
+from support import TINY_PRIOR_CONFIG  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def tiny_prior(tmp_path_factory):
     """A tiny random StyleGAN2 generator (16x16, w 32) saved as a project weight file: a prior for tests."""
     from genjscc.models.stylegan2 import Generator, GeneratorConfig
-    from genjscc.weights import save_weights
+    from genjscc.utils.weights import save_weights
 
     torch.manual_seed(0)
     G = Generator(GeneratorConfig(**TINY_PRIOR_CONFIG))

@@ -3,10 +3,15 @@ load themselves, reusable GAN parts, one run lifecycle, options declared once.""
 
 from __future__ import annotations
 
+import ast
+import io
 import json
+import re
 import sys
 import textwrap
+import tokenize
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +20,7 @@ from typer.testing import CliRunner
 from genjscc.channel import AWGN
 from genjscc.cli import app
 from genjscc.models.deepjscc import DeepJSCC, DeepJSCCConfig
-from genjscc.weights import WeightsError, save_weights
+from genjscc.utils.weights import WeightsError, save_weights
 
 runner = CliRunner()
 
@@ -124,7 +129,7 @@ def test_fused_ema_equals_the_per_tensor_formula():
 
 
 def test_gan_losses_match_their_formulas():
-    from genjscc.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
+    from genjscc.train.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
 
     real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
     sp = torch.nn.functional.softplus
@@ -197,3 +202,72 @@ def test_evaluate_notes_a_metric_it_cannot_compute(tmp_path):
     assert "note: ms-ssim left out: 8x8 images are too small" in result.output
     records = json.loads(result.stdout[result.stdout.index("{"):])["results"]
     assert [r["metric"] for r in records] == ["psnr"]
+
+
+# ----------------------------------------------------------------------------- the repository's own references
+
+ROOT = Path(__file__).resolve().parents[1]
+# a file name in prose: "facts.md", "``benchmarks/compile_speed.py``", "(see scheme.py)"
+FILE_REFERENCE = re.compile(r"(?<![\w/.-])([\w./-]*\w\.(?:md|py|sh|toml|yaml|yml|cfg|txt))\b")
+PLACEHOLDER = re.compile(r"(^|/)(?!README\.)[A-Z][A-Z0-9_]*(/|\.)")  # RUN/run.json, NAME.md, FILE.yaml: placeholders
+WRITTEN_BY_GENJSCC = {"model.md"}  # the card an exported training run writes next to its weights
+
+
+def repository_files() -> list[str]:
+    """Paths of the repository's files, relative to its root (no virtual environments, runs or caches)."""
+    top = [p.name for p in ROOT.iterdir() if p.is_file()]
+    nested = [str(p.relative_to(ROOT)) for d in ("genjscc", "tests", "benchmarks", "examples", "results", ".ci")
+              if (ROOT / d).is_dir() for p in (ROOT / d).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    return top + nested
+
+
+def docstrings_and_comments(source: str) -> list[tuple[int, str]]:
+    """``(line, text)`` of every comment and every module, class and function docstring."""
+    found = [(tok.start[0], tok.string) for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+             if tok.type == tokenize.COMMENT]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            doc = ast.get_docstring(node, clean=False)
+            if doc is not None:
+                found.append((node.body[0].lineno, doc))
+    return found
+
+
+def dangling_references(source: str, files: list[str]) -> list[tuple[int, str]]:
+    """File names a docstring or comment of ``source`` mentions that are no file of the repository.
+
+    A bare name ("lpips_speed.py") counts when some file has it; a path ("benchmarks/README.md")
+    when some file's path ends with it."""
+    missing = []
+    for line, text in docstrings_and_comments(source):
+        for name in FILE_REFERENCE.findall(text):
+            if PLACEHOLDER.search(name) or name in WRITTEN_BY_GENJSCC:
+                continue
+            if not any(f == name or f.endswith("/" + name) for f in files):
+                missing.append((line, name))
+    return missing
+
+
+def test_reference_finder_catches_a_file_that_is_not_there():
+    source = ('"""Conventions (facts.md §2); the fallback is the mean image (see ``scheme.py``)."""\n'
+              "x = 1  # figures: benchmarks/README.md, compile_speed.py; weights in RUN/model.safetensors\n")
+    files = ["benchmarks/README.md", "benchmarks/compile_speed.py", "genjscc/schemes/separation.py"]
+    assert sorted(dangling_references(source, files)) == [(1, "facts.md"), (1, "scheme.py")]
+    assert dangling_references("# see benchmarks/README.md\n", ["README.md"]) == [(1, "benchmarks/README.md")]
+
+
+def test_library_docstrings_and_comments_name_only_files_of_the_repository():
+    files = repository_files()
+    missing = {f"{path.relative_to(ROOT)}:{line}: {name}" for path in sorted((ROOT / "genjscc").rglob("*.py"))
+               for line, name in dangling_references(path.read_text(), files)}
+    assert not missing, "docstrings/comments name files that are not in the repository: " + ", ".join(sorted(missing))
+
+
+def test_every_benchmark_script_is_indexed_and_every_named_script_exists():
+    index = (ROOT / "benchmarks" / "README.md").read_text()
+    scripts = sorted(p.name for pattern in ("*.py", "*.sh") for p in (ROOT / "benchmarks").glob(pattern))
+    assert len(scripts) > 30
+    assert [s for s in scripts if f"`{s}" not in index] == [], "add these to benchmarks/README.md"
+    named = set(re.findall(r"`([\w-]+\.(?:py|sh))[` ]", index))
+    named |= set(re.findall(r"benchmarks/([\w-]+\.(?:py|sh))", (ROOT / "README.md").read_text()))
+    assert sorted(n for n in named if not (ROOT / "benchmarks" / n).is_file()) == [], "scripts named but not there"

@@ -65,10 +65,10 @@ def test_import_contracts_hold(capsys):
     assert "0 broken" in out and "KEPT" in out
 
 
-def test_nothing_imports_cli_app_train_or_evaluate():
+def test_nothing_imports_cli_app_train_or_evaluation():
     """The entry points import the rest; only the CLI imports the app, and nothing imports the CLI."""
     graph = grimp.build_graph("genjscc")
-    for top in ("genjscc.cli", "genjscc.app", "genjscc.train", "genjscc.evaluate"):
+    for top in ("genjscc.cli", "genjscc.app", "genjscc.train", "genjscc.evaluation"):
         entry_points = ("genjscc.cli",) if top == "genjscc.cli" else ("genjscc.cli", "genjscc.app")
         importers = {m for m in graph.find_downstream_modules(top, as_package=True)}
         outside = {m for m in importers if not (m == "genjscc.__main__" or m.startswith(entry_points))}

@@ -24,7 +24,7 @@ from genjscc.channel import (
     power_normalize,
     real_to_complex,
 )
-from genjscc.images import DataError, load_image
+from genjscc.utils.images import DataError, load_image
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -1,5 +1,6 @@
-"""Speed paths that must not change results: the glibc allocator settings applied at import
-(:mod:`genjscc.allocator`) and the channels_last path of the paper DeepJSCC."""
+"""Speed paths that must not change results: the glibc allocator settings that the command line
+applies (:mod:`genjscc.utils.allocator`; a library import leaves the process alone) and the
+channels_last path of the paper DeepJSCC."""
 
 from __future__ import annotations
 
@@ -25,14 +26,20 @@ def _is_glibc() -> bool:
 
 IS_GLIBC = _is_glibc()
 
-# Run in a fresh interpreter: import genjscc (which applies the settings), report what was applied,
-# then time the page faults of the second of two 48 MiB malloc/memset/free cycles. Above glibc's
-# largest dynamic mmap threshold (32 MiB) an untuned glibc maps fresh pages on every cycle
-# (~12 k faults); tuned, the second cycle reuses the first one's pages.
+# Run in a fresh interpreter: import genjscc and its command line, apply the settings the way the
+# console script does (or not: MODE), report what was applied, then time the page faults of the
+# second of two 48 MiB malloc/memset/free cycles. Above glibc's largest dynamic mmap threshold
+# (32 MiB) an untuned glibc maps fresh pages on every cycle (~12 k faults); tuned, the second cycle
+# reuses the first one's pages.
 _PROBE = """
-import ctypes, json, resource
-import genjscc
-from genjscc.allocator import tune_allocator
+import ctypes, json, resource, sys
+import genjscc, genjscc.cli, genjscc.models.deepjscc, genjscc.schemes
+from genjscc.utils.allocator import tune_allocator
+applied = {}
+if sys.argv[1] == "cli":
+    genjscc.cli.app = lambda: None  # main() without a command: only its start-up
+    genjscc.cli.main()
+    applied = tune_allocator()  # what main() applied (re-applying the same values is harmless)
 libc = ctypes.CDLL(None)
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
@@ -43,24 +50,24 @@ cycle()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 cycle()
 faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-print(json.dumps({"applied": tune_allocator(), "faults": faults, "pages": n // resource.getpagesize()}))
+print(json.dumps({"applied": applied, "faults": faults, "pages": n // resource.getpagesize()}))
 """
 
 
-def _probe(opt_out: str | None) -> dict:
+def _probe(opt_out: str | None, mode: str = "cli") -> dict:
     env = {k: v for k, v in os.environ.items() if k != "GENJSCC_NO_MALLOPT"}
     if opt_out is not None:
         env["GENJSCC_NO_MALLOPT"] = opt_out
-    done = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", _PROBE, mode], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.skipif(not IS_GLIBC, reason="mallopt is glibc only")
-def test_allocator_settings_applied_at_import_and_reuse_pages():
-    from genjscc.allocator import MALLOPT_SETTINGS
+def test_allocator_settings_applied_by_the_command_line_and_reuse_pages():
+    from genjscc.utils.allocator import MALLOPT_SETTINGS
 
-    result = _probe(None)
+    result = _probe(None, "cli")
     assert result["applied"] == {name: value for name, (_, value) in MALLOPT_SETTINGS.items()}
     assert result["faults"] < 0.1 * result["pages"]  # the freed 48 MiB block was kept and reused
 
@@ -73,8 +80,14 @@ def test_allocator_opt_out(value):
     assert result["faults"] > 0.9 * result["pages"]  # glibc's default: a fresh mmap every time
 
 
+@pytest.mark.skipif(not IS_GLIBC, reason="mallopt is glibc only")
+def test_importing_the_library_leaves_the_allocator_alone():
+    result = _probe(None, "library")
+    assert result["faults"] > 0.9 * result["pages"]  # glibc's default: the import changed nothing
+
+
 def test_tune_allocator_reports_nothing_when_opted_out(monkeypatch):
-    from genjscc.allocator import tune_allocator
+    from genjscc.utils.allocator import tune_allocator
 
     monkeypatch.setenv("GENJSCC_NO_MALLOPT", "1")
     assert tune_allocator() == {}
@@ -110,7 +123,7 @@ def test_paper_deepjscc_channels_last_matches_nchw(snr_adaptive):
 
 @pytest.fixture
 def mean_cache(tmp_path, monkeypatch):
-    import genjscc.data as data
+    import genjscc.data.mean_image as data
 
     monkeypatch.setenv("GENJSCC_CACHE", str(tmp_path / "cache"))
     data._mean_square.cache_clear()

@@ -2,7 +2,7 @@
 
 A person uploads an image or picks a held-out photo, chooses schemes, a channel and an SNR,
 and sees each reconstruction beside the original with PSNR, MS-SSIM and LPIPS; a curve over
-SNR is drawn with :func:`genjscc.plots.plot_records` (the code behind ``genjscc plot``). The
+SNR is drawn with :func:`genjscc.evaluation.plots.plot_records` (the code behind ``genjscc plot``). The
 app talks to schemes and channels only, as ``genjscc transmit`` does.
 
 Modules: :mod:`.choices` (what the page offers, from the registries), :mod:`.work` (image

@@ -82,7 +82,7 @@ def scheme_choices() -> list[SchemeChoice]:
 
 def channel_names() -> list[str]:
     """The channels a user may pick: one name per registered channel (aliases left out)."""
-    from genjscc.channel_registry import CHANNELS
+    from genjscc.channel.registry import CHANNELS
 
     seen, names = set(), []
     for name, cls in CHANNELS.items():

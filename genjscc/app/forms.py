@@ -125,7 +125,7 @@ def prepare_image(form: Form) -> PreparedImage:
 
 
 def _channel(form: Form):
-    from genjscc.channel_registry import build_channel
+    from genjscc.channel.registry import build_channel
 
     return build_channel(form.channel, csi=form.csi)
 

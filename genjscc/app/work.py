@@ -1,7 +1,7 @@
 """The page's work: prepare the user's image, send it through schemes, score it, draw a curve.
 
 Talks to schemes and channels only (:func:`genjscc.schemes.build_scheme`, the checked
-:func:`genjscc.evaluate.send`), as ``genjscc transmit`` does: a reconstruction shown here is the
+:func:`genjscc.evaluation.evaluate.transmit_checked`), as ``genjscc transmit`` does: a reconstruction shown here is the
 one ``genjscc transmit MODEL original.png --snr S --seed N`` writes for the same image, and its
 PSNR the one that command prints. Images are ``[3, S, S]`` float in [0, 1] with 8-bit values, so
 the original the page shows (a PNG) is exactly what was sent.
@@ -40,7 +40,7 @@ class PreparedImage:
 
 def data_url(image: Tensor) -> str:
     """``[3, H, W]`` in [0, 1] as a ``data:image/png;base64,...`` URL (8 bits, values rounded)."""
-    from genjscc.images import encode_image
+    from genjscc.utils.images import encode_image
 
     return "data:image/png;base64," + base64.b64encode(encode_image(image, "PNG")).decode("ascii")
 
@@ -75,11 +75,11 @@ def prepare_upload(filename: str, data: bytes, size: int) -> PreparedImage:
     """An uploaded file read as ``genjscc transmit`` reads an image; errors carry the CLI's messages.
 
     The file is written under its own base name to a private folder and read with
-    :func:`genjscc.images.load_image`, so a ``DataError`` says what the CLI says for a file of
+    :func:`genjscc.utils.images.load_image`, so a ``DataError`` says what the CLI says for a file of
     that name (the folder is taken out of the message). 16-bit, float, grayscale and transparent
     images are converted as the CLI converts them, and the notes say so.
     """
-    from genjscc.images import DataError, load_image, open_image
+    from genjscc.utils.images import DataError, load_image, open_image
 
     name = upload_name(filename)
     with tempfile.TemporaryDirectory(prefix="genjscc-app-") as folder:
@@ -119,8 +119,8 @@ def upload_name(filename: str) -> str:
 class SchemeCache:
     """Schemes built once per (spec, options, size) and kept (least recently used dropped first).
 
-    Not thread-safe: one worker thread uses it (schemes keep per-call state such as
-    ``stage_outputs``, so two requests must not share a scheme at the same time).
+    Not thread-safe: one worker thread uses it (schemes keep per-call state such as InverseJSCC's
+    ``progress`` callback and call counter, so two requests must not share a scheme at the same time).
     """
 
     def __init__(self, keep: int = 8):
@@ -128,14 +128,14 @@ class SchemeCache:
         self._built: OrderedDict[tuple, object] = OrderedDict()
 
     def get(self, spec: str, options: dict[str, str], size: int):
-        """The scheme, built and given the photos' mean image at ``size`` (``ValueError`` if it cannot be built)."""
-        from genjscc.evaluate import prepare_scheme
+        """The scheme, built with its options (``ValueError`` if it cannot be built); separation's fallback is the
+        photos' training mean at the size of the image it sends (its builder's default)."""
         from genjscc.schemes import build_scheme
 
         key = (spec, tuple(sorted(options.items())), size)
         if key not in self._built:
             try:
-                self._built[key] = prepare_scheme(build_scheme(spec, **options), "photos", size, size)
+                self._built[key] = build_scheme(spec, **options)
             except (FileNotFoundError, TypeError) as exc:  # as `genjscc transmit` reports them
                 raise ValueError(str(exc)) from None
             while len(self._built) > self.keep:
@@ -163,7 +163,7 @@ def send_image(scheme, prepared: PreparedImage, channel, snr_db: float, seed: in
 
     ``progress(done, total)`` is handed to schemes that report steps (InverseJSCC's solver).
     """
-    from genjscc.evaluate import send
+    from genjscc.evaluation.evaluate import transmit_checked
 
     x = prepared.image.unsqueeze(0)
     h, w = x.shape[-2:]
@@ -172,12 +172,13 @@ def send_image(scheme, prepared: PreparedImage, channel, snr_db: float, seed: in
         scheme.progress = progress or False
     started = time.perf_counter()
     g = torch.Generator(device=scheme.device).manual_seed(seed)
-    y = send(scheme, x.to(scheme.device), channel, snr_db, generator=g).cpu()
+    sent = transmit_checked(scheme, x.to(scheme.device), channel, snr_db, generator=g)
+    y = sent.images.cpu()
     seconds = time.perf_counter() - started
     bcr = scheme.bcr(h, w)
-    stages = [{"label": label, "kind": kind, "image": data_url(out[0].clamp(0, 1).cpu()),
-               **_scores(out[0].clamp(0, 1).cpu(), prepared.image)}
-              for label, (kind, out) in getattr(scheme, "stage_outputs", {}).items()]
+    stages = [{"label": label, "kind": stage.kind, "image": data_url(stage.images[0].cpu()),
+               **_scores(stage.images[0].cpu(), prepared.image)}
+              for label, stage in sent.stages.items()]
     return {
         "label": scheme.label, "kind": scheme.kind, "image": data_url(y[0]), **_scores(y[0], prepared.image),
         "bcr": str(bcr) if bcr is not None else None,
@@ -188,15 +189,15 @@ def send_image(scheme, prepared: PreparedImage, channel, snr_db: float, seed: in
 
 def draw_curve(schemes: list, prepared: PreparedImage, channel, snrs_db: list[float], seed: int, metric: str,
                progress: Progress) -> dict:
-    """The schemes over ``snrs_db`` on this one image, drawn by :func:`genjscc.plots.plot_records`.
+    """The schemes over ``snrs_db`` on this one image, drawn by :func:`genjscc.evaluation.plots.plot_records`.
 
     Noise is seeded as ``genjscc evaluate`` seeds it, so the points are what that command
     reports for a folder holding only this image. Returns the figure as a PNG data URL and the
     records as CSV text (the format ``genjscc plot`` reads).
     """
-    from genjscc.evaluate import evaluate
-    from genjscc.plots import plot_records
-    from genjscc.records import check_consistent, records_to_csv
+    from genjscc.evaluation.evaluate import evaluate
+    from genjscc.evaluation.plots import plot_records
+    from genjscc.evaluation.records import check_consistent, records_to_csv
 
     metrics = ["psnr", "ms-ssim", "lpips-alex"]
     total, records = len(schemes) * len(snrs_db), []
@@ -228,6 +229,6 @@ def draw_curve(schemes: list, prepared: PreparedImage, channel, snrs_db: list[fl
 def warm_up(cache: SchemeCache, spec: str, size: int = 64) -> dict:
     """Load ``spec`` and the metrics' networks by sending one held-out photo, so the first request is quick."""
     from genjscc.app.choices import photo_names
-    from genjscc.channel_registry import build_channel
+    from genjscc.channel.registry import build_channel
 
     return send_image(cache.get(spec, {}, size), prepare_photo(photo_names()[0], size), build_channel("awgn"), 0.0, 0)

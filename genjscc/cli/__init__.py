@@ -9,4 +9,8 @@ __all__ = ["app", "train_app", "zoo_app", "main"]
 
 
 def main() -> None:
+    """The console script: tune the glibc allocator for large tensors (the process is ours), then run."""
+    from genjscc.utils.allocator import tune_allocator
+
+    tune_allocator()
     app()

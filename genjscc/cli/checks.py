@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from genjscc.cli.app import fail
-from genjscc.records import RECORD_SUFFIXES
+from genjscc.evaluation.records import RECORD_SUFFIXES
 
 __all__ = ["check_device", "check_output", "check_output_folder", "check_at_least", "FIGURE_SUFFIXES",
            "RECORD_SUFFIXES", "image_suffixes"]

@@ -17,7 +17,7 @@ from genjscc.cli.checks import (
     check_output_folder,
     image_suffixes,
 )
-from genjscc.cli.options import CONFIG_HELP, SET_HELP, scheme_options
+from genjscc.cli.options import CONFIG_HELP, SET_HELP, parse_set_options
 from genjscc.train.args import DATA_HELP
 
 DEMO_GRID_IMAGES = 4  # held-out crops per tile of demo/grid.png
@@ -46,7 +46,7 @@ def parse_snr_list(text: str) -> list[float]:
 
 
 def open_channel(name: str, csi: str):
-    from genjscc.channel_registry import build_channel
+    from genjscc.channel.registry import build_channel
 
     try:
         return build_channel(name, csi=csi)
@@ -54,14 +54,13 @@ def open_channel(name: str, csi: str):
         raise fail(str(exc)) from None
 
 
-def open_scheme(model: str, device: str, options: dict, data: str, height: int, width: int):
-    """Build the scheme and give it what it needs of the data (the training mean image); errors exit 2."""
-    from genjscc.evaluate import prepare_scheme
-    from genjscc.schemes import build_scheme
+def open_scheme(model: str, device: str, options: dict, data: str):
+    """Build the scheme; options that follow the evaluated data (separation's ``training_data``) default to
+    ``data`` unless given. Errors exit 2."""
+    from genjscc.schemes import build_scheme_for_data
 
     try:
-        scheme = build_scheme(model, **options).to(device)
-        prepare_scheme(scheme, data, height, width)
+        scheme = build_scheme_for_data(model, data, options).to(device)
     except (FileNotFoundError, ValueError, TypeError) as exc:
         raise fail(str(exc)) from None
     return scheme
@@ -84,8 +83,8 @@ def transmit(
     import torch
 
     from genjscc.data import DataError, load_image, save_image
-    from genjscc.evaluate import send
-    from genjscc.images import ImageSizeError
+    from genjscc.evaluation.evaluate import transmit_checked
+    from genjscc.utils.images import ImageSizeError
     from genjscc.metrics import psnr
 
     check_device(device)
@@ -96,11 +95,11 @@ def transmit(
         x = load_image(image).unsqueeze(0)
     except DataError as exc:
         raise fail(str(exc)) from None
-    scheme = open_scheme(model, device, scheme_options(set_, config), "photos", x.shape[-2], x.shape[-1])
+    scheme = open_scheme(model, device, parse_set_options(set_, config), "photos")
     try:
         scheme.check_size(x.shape[-2], x.shape[-1])
         g = torch.Generator(device=scheme.device).manual_seed(seed)
-        y = send(scheme, x.to(scheme.device), link, snr, generator=g).cpu()
+        y = transmit_checked(scheme, x.to(scheme.device), link, snr, generator=g).images.cpu()
     except ImageSizeError as exc:  # the scheme's advice is evaluate's --size; transmit sends the image as it is
         raise fail(f"{exc.problem}: resize the image to {exc.side}x{exc.side} (transmit sends it at its own size)"
                    f"{exc.alternative}") from None
@@ -142,15 +141,8 @@ def evaluate(
     from rich.console import Console
 
     from genjscc.data import DataError, load_dataset, stack
-    from genjscc.evaluate import (
-        evaluate as run,
-        print_note_to_stderr,
-        print_progress_to_stderr,
-        records_table,
-        records_to_csv,
-        records_to_json,
-        write_records,
-    )
+    from genjscc.evaluation.evaluate import evaluate as run
+    from genjscc.evaluation.records import records_table, records_to_csv, records_to_json, write_records
 
     if format not in ("table", "json", "csv"):
         raise fail(f"--format must be table, json or csv, got {format!r}")
@@ -161,12 +153,12 @@ def evaluate(
     link = open_channel(channel, csi)
     if out is not None:
         check_output(out, "--out", suffixes=RECORD_SUFFIXES)
-    options = scheme_options(set_, config)
+    options = parse_set_options(set_, config)
     try:
         images = stack(load_dataset(data, "test", size, limit=limit, skip_bad=skip_bad, resize_small=resize_small))
     except (DataError, ValueError) as exc:
         raise fail(str(exc)) from None
-    scheme = open_scheme(model, device, options, data, size, size)
+    scheme = open_scheme(model, device, options, data)
     try:
         records = run(
             scheme, images, link, snrs, data=data, metrics=[m.strip() for m in metrics.split(",")],
@@ -216,9 +208,10 @@ def demo(
     from rich.console import Console
 
     from genjscc.data import load_dataset, stack
-    from genjscc.evaluate import evaluate as run, records_table, send, write_records
+    from genjscc.evaluation.evaluate import evaluate as run, transmit_checked
+    from genjscc.evaluation.records import records_table, write_records
     from genjscc.metrics import lpips_alex, psnr
-    from genjscc.plots import comparison_grid, plot_records
+    from genjscc.evaluation.plots import comparison_grid, plot_records
     from genjscc.schemes import SCHEMES, build_scheme
     from genjscc.zoo import ZOO
 
@@ -237,7 +230,7 @@ def demo(
         tiles, captions = [], []
         for s in snrs:
             g = torch.Generator().manual_seed(0)
-            tile = send(scheme, shown, link, s, generator=g)
+            tile = transmit_checked(scheme, shown, link, s, generator=g).images
             with torch.no_grad():  # the captions of `genjscc grid`: mean PSNR / LPIPS of the tile's images
                 captions.append(f"{psnr(tile, shown).mean():.1f} dB / LPIPS {lpips_alex(tile, shown).mean():.3f}")
             tiles.append(tile)
@@ -249,3 +242,11 @@ def demo(
     plot_records(records, out / "lpips.png", metric="lpips-alex", title=f"held-out photos, {link.describe()}")
     typer.echo(f"wrote {out / 'results.csv'}, {out / 'grid.png'} ({len(rows)} schemes x {len(snrs)} SNRs, "
                f"{len(shown)} held-out crops per tile, each labelled), {out / 'psnr.png'} and {out / 'lpips.png'}")
+
+
+def print_progress_to_stderr(snr: float, done: int, total: int) -> None:
+    print(f"\rSNR {snr:g} dB: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
+
+
+def print_note_to_stderr(text: str) -> None:
+    print(f"note: {text}", file=sys.stderr)

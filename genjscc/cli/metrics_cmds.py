@@ -14,7 +14,7 @@ from genjscc.cli.app import app, fail
 
 def _stats(source: Path, batch_size: int, device: str, need_features: bool):
     from genjscc.data import DataError
-    from genjscc.evaluate import folder_features
+    from genjscc.metrics.fid import folder_features
     from genjscc.metrics.fid import FeatureStats, MissingWeightsError
 
     try:

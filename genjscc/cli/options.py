@@ -3,9 +3,10 @@
 * :func:`training_command` turns a trainer's argument dataclass (fields made with
   :func:`genjscc.train.args.option`) plus :class:`~genjscc.train.args.TrainerOptions`
   into a Typer command, so a training argument is written in exactly one place.
-* :func:`scheme_options` reads ``--set key=value`` (repeatable; values parsed as YAML
+* :func:`parse_set_options` reads ``--set key=value`` (repeatable; values parsed as YAML
   scalars: ``0.1`` is a number, ``1/48`` and ``best`` are strings) and ``--config FILE.yaml``
-  (a mapping; ``--set`` wins) into the keyword options of a scheme's builder.
+  (a mapping; ``--set`` wins) into ``{name: value}``; the scheme's options dataclass
+  (:func:`genjscc.schemes.scheme_option_fields`) checks the names and reads the values.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import typer
 from genjscc.cli.app import fail
 from genjscc.train.args import flag_name
 
-__all__ = ["training_command", "scheme_options", "command_line", "SET_HELP", "CONFIG_HELP"]
+__all__ = ["training_command", "parse_set_options", "command_line", "SET_HELP", "CONFIG_HELP"]
 
 SET_HELP = "scheme option KEY=VALUE (repeatable), e.g. --set codec=webp --set bcr=1/48"
 CONFIG_HELP = "YAML file of scheme options (a mapping); --set overrides it"
@@ -127,7 +128,7 @@ def _scalar(text: str):
     return value if isinstance(value, plain) or value is None else text
 
 
-def scheme_options(sets: Optional[list[str]], config: Optional[Path]) -> dict:
+def parse_set_options(sets: Optional[list[str]], config: Optional[Path]) -> dict:
     """``--config FILE.yaml`` then ``--set KEY=VALUE`` pairs -> a dict of scheme options."""
     options: dict = {}
     if config is not None:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from genjscc.cli.app import app, fail
-from genjscc.cli.options import CONFIG_HELP, SET_HELP, scheme_options
+from genjscc.cli.options import CONFIG_HELP, SET_HELP, parse_set_options
 from genjscc.train.args import DATA_HELP
 from genjscc.cli.checks import FIGURE_SUFFIXES, RECORD_SUFFIXES, check_at_least, check_device, check_output
 
@@ -25,8 +25,8 @@ def plot(
     channel: Optional[str] = typer.Option(None, help="only these channels (comma-separated record names, e.g. awgn)"),
 ):
     """Plot METRIC against SNR (or BCR) from any number of record files, with 95 % bands."""
-    from genjscc.plots import plot_records
-    from genjscc.records import read_records
+    from genjscc.evaluation.plots import plot_records
+    from genjscc.evaluation.records import read_records
 
     check_output(output, "-o", suffixes=FIGURE_SUFFIXES)
     rows = []
@@ -78,12 +78,12 @@ def _filtered(rows: list, field: str, wanted: str) -> list:
 
 def _options_per_scheme(specs: list[str], options: dict) -> dict[str, dict]:
     """The options each scheme's kind takes, out of ``options``; one that no scheme takes is an error."""
-    from genjscc.schemes import scheme_kind, scheme_options as kind_options
+    from genjscc.schemes import scheme_kind, scheme_option_fields
 
     taken: dict[str, dict] = {}
     for spec in specs:
         try:
-            known = kind_options(scheme_kind(spec)[0])
+            known = scheme_option_fields(scheme_kind(spec)[0])
         except (FileNotFoundError, ValueError) as exc:
             raise fail(str(exc)) from None
         taken[spec] = {k: v for k, v in options.items() if k in known}
@@ -115,15 +115,15 @@ def grid(
 
     from genjscc.cli.core import open_channel, open_scheme, parse_snr_list
     from genjscc.data import DataError, load_dataset, stack
-    from genjscc.evaluate import send
+    from genjscc.evaluation.evaluate import transmit_checked
     from genjscc.metrics import lpips_alex, psnr
-    from genjscc.plots import comparison_grid
+    from genjscc.evaluation.plots import comparison_grid
 
     snrs = parse_snr_list(snr)
     check_at_least("-n", n)
     check_device(device)
     check_output(output, "-o", suffixes=FIGURE_SUFFIXES)
-    options = _options_per_scheme(schemes, scheme_options(set_, config))
+    options = _options_per_scheme(schemes, parse_set_options(set_, config))
     link = open_channel(channel, "mmse")
     try:
         images = stack(load_dataset(data, "test", size, limit=n))
@@ -131,12 +131,12 @@ def grid(
         raise fail(str(exc)) from None
     rows = []
     for spec in schemes:
-        scheme = open_scheme(spec, device, options[spec], data, size, size)
+        scheme = open_scheme(spec, device, options[spec], data)
         tiles, captions = [], []
         for s in snrs:
             g = torch.Generator(device=scheme.device).manual_seed(seed)
             try:
-                out = send(scheme, images.to(scheme.device), link, s, generator=g)
+                out = transmit_checked(scheme, images.to(scheme.device), link, s, generator=g).images
             except ValueError as exc:
                 raise fail(str(exc)) from None
             with torch.no_grad():
@@ -164,8 +164,8 @@ def sweep(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from genjscc.data import DataError
-    from genjscc.evaluate import run_sweep, sweep_points
-    from genjscc.records import records_markdown, write_records
+    from genjscc.evaluation.sweep import run_sweep, sweep_points
+    from genjscc.evaluation.records import records_markdown, write_records
 
     try:
         settings = yaml.safe_load(config.read_text())

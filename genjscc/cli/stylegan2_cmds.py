@@ -22,9 +22,9 @@ def sample(
     """Draw N samples from a StyleGAN2 generator into one grid image."""
     import torch
 
-    from genjscc.images import image_grid, save_image
+    from genjscc.utils.images import image_grid, save_image
     from genjscc.models.stylegan2 import StyleGAN2FormatError, UnsafePickleError, load_stylegan2
-    from genjscc.weights import WeightsError
+    from genjscc.utils.weights import WeightsError
     from genjscc.zoo import resolve_model
 
     from genjscc.cli.checks import check_at_least, check_device, check_output, image_suffixes
@@ -56,7 +56,7 @@ def convert_stylegan2(
     """Convert an official StyleGAN2 generator to the project's safetensors format."""
     from genjscc.models.stylegan2 import StyleGAN2FormatError, UnsafePickleError, load_generator_state, load_stylegan2
     from genjscc.cli.checks import check_output
-    from genjscc.weights import save_weights
+    from genjscc.utils.weights import save_weights
 
     check_output(output, "output", inputs=(source,), suffixes=(".safetensors",))
     try:

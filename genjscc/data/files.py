@@ -14,8 +14,8 @@ from torch.utils.data import Dataset
 
 from genjscc.data.photos import Split
 from genjscc.data.transforms import resize
-from genjscc.images import IMAGE_SUFFIXES, DataError, list_images, open_image, uint8_chw
-from genjscc.safe_pickle import NumpyOnlyUnpickler
+from genjscc.utils.images import IMAGE_SUFFIXES, DataError, list_images, open_image, uint8_chw
+from genjscc.utils.safe_pickle import NumpyOnlyUnpickler
 
 __all__ = ["FolderImages", "load_cifar10", "CifarDataset"]
 

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from genjscc.data.transforms import resize
-from genjscc.images import DataError, open_image, uint8_chw
+from genjscc.utils.images import DataError, open_image, uint8_chw
 
 __all__ = ["PHOTO_SPLIT", "Split", "photo_images", "grid_crops", "photo_palette"]
 

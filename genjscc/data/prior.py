@@ -88,7 +88,7 @@ def parse_prior_spec(arg: str) -> tuple[str, float]:
     :data:`DEFAULT_TRUNCATION` when not given); anything else is a ``DataError`` that shows the form."""
     import math
 
-    from genjscc.images import DataError
+    from genjscc.utils.images import DataError
 
     name, at, psi_text = arg.rpartition("@") if "@" in arg else (arg, "", "")
     if not name:
@@ -109,7 +109,7 @@ def prior_dataset(arg: str, split: str, size: int, *, seed: int = 0, length: int
                   limit: int | None = None, with_latents: bool = False) -> PriorSamples:
     """The dataset of spec ``prior:ARG``, ``ARG = NAME`` or ``NAME@PSI`` (zoo name or weight path);
     ``with_latents``: items are ``(image, w)`` pairs."""
-    from genjscc.images import DataError
+    from genjscc.utils.images import DataError
     from genjscc.zoo import resolve_model
 
     name, psi = parse_prior_spec(arg)

@@ -45,8 +45,8 @@ optimize_noise      True                                            False
 first_block         chosen per generator                            1 (used with > 1 round)
 ==================  ==============================================  ====================
 
-Why the project differs (facts.md §12): on the 64² prior, free W+ and a feature-map round can
-reproduce the blur of a DeepJSCC output and gain nothing, while one w per image lowered
+Why the project differs (a probe inverting the 64² prior on 16 of its own samples): free W+
+and a feature-map round can reproduce the blur of a DeepJSCC output and gain nothing, while one w per image lowered
 LPIPS-alex by 0.10 at no PSNR cost. Between the two spaces for that one w, a pilot on 16
 in-range images (DeepJSCC 1/48, AWGN 0 dB, 100 steps) gave LPIPS-alex 0.217 / PSNR −0.09 dB
 from w_avg ("w") and 0.207 / −1.09 dB from a random proxy z ("proxy"): starting at the mean

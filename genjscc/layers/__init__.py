@@ -1,2 +1,2 @@
-"""Building blocks shared by models: frozen ImageNet backbones (:mod:`.backbones`) and
+"""Building blocks shared by models: frozen ImageNet backbones and their shipped weights (:mod:`.imagenet`) and
 normalisation layers such as GDN (:mod:`.gdn`)."""

@@ -28,10 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genjscc.atomic import atomic_path
-from genjscc.metrics.assets import MissingWeightsError, package_file
+from genjscc.utils.atomic import atomic_path
+from genjscc.utils.assets import MissingWeightsError, package_file
 
 __all__ = [
+    "folder_features",
     "FID", "KID", "FeatureStats", "inception_features", "frechet_distance", "frechet_distance_sqrtm",
     "kernel_inception_distance", "image_set_features", "set_metric_values",
     "MissingWeightsError", "INCEPTION_SIZE",
@@ -279,3 +280,16 @@ def set_metric_values(names: list[str], reference: FeatureStats, other: FeatureS
         else:
             raise ValueError(f"unknown set metric {name!r}; available: fid, kid")
     return values
+
+
+def folder_features(root: str | Path, batch_size: int = 32, device: str = "cpu", progress=None):
+    """Inception statistics (with features) of every image under folder ``root`` (any size)."""
+    from genjscc.utils.images import DataError, list_images, load_image
+
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"not a folder: {root}")
+    files = list_images(root)
+    if len(files) < 2:
+        raise DataError(f"FID/KID need at least 2 images under {root}, found {len(files)}")
+    return image_set_features((load_image(p) for p in files), len(files), batch_size, device, progress)

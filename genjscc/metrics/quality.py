@@ -1,16 +1,14 @@
 """Per-image distortion metrics on [0, 1] images: PSNR, SSIM, MS-SSIM (via torchmetrics).
 
 All functions take ``x, y [N, 3, H, W]`` in [0, 1] and return ``[N]`` float tensors.
+torchmetrics (and the scipy it pulls in, about 2 s) is imported when SSIM or MS-SSIM is first
+computed, so a PSNR-only caller (``genjscc transmit``) never pays for it.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torchmetrics.functional.image import (
-    multiscale_structural_similarity_index_measure,
-    structural_similarity_index_measure,
-)
 
 __all__ = ["psnr", "ssim", "ms_ssim", "ms_ssim_setting"]
 
@@ -29,6 +27,8 @@ def psnr(x: Tensor, y: Tensor) -> Tensor:
 
 def ssim(x: Tensor, y: Tensor) -> Tensor:
     """SSIM per image: Gaussian window 11, sigma 1.5, data range 1."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
     _check(x, y)
     return structural_similarity_index_measure(x.float(), y.float(), data_range=1.0, reduction="none")
 
@@ -50,6 +50,8 @@ def ms_ssim_setting(size: int) -> tuple[int, tuple[float, ...]] | None:
 
 def ms_ssim(x: Tensor, y: Tensor) -> Tensor:
     """MS-SSIM per image with the kernel/scales of :func:`ms_ssim_setting`."""
+    from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
+
     _check(x, y)
     setting = ms_ssim_setting(min(x.shape[-2:]))
     if setting is None:

@@ -19,25 +19,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from fractions import Fraction
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from genjscc.channel import (
-    Channel,
-    channels_to_bcr,
-    check_divisible,
-    complex_to_real,
-    power_normalize,
-    real_to_complex,
-    snr_tensor,
-)
-from genjscc.images import check_image_batch
 from genjscc.layers.attention import AttentionFeature
+from genjscc.models.base import JSCCModel
 from genjscc.models.jscc_backbones import ResidualGDNDecoder, ResidualGDNEncoder
-from genjscc.weights import load_model
 
 __all__ = ["DeepJSCCConfig", "DeepJSCC", "AttentionFeature", "ARCHS"]
 
@@ -116,16 +104,18 @@ class _Stack(nn.Module):
         return self.final(x)
 
 
-class DeepJSCC(nn.Module):
-    """Encoder -> power normalisation -> channel -> decoder.
+class DeepJSCC(JSCCModel):
+    """Encoder -> power normalisation -> channel -> decoder (the skeleton: :class:`~genjscc.models.base.JSCCModel`).
 
     ``forward(images [B, 3, H, W] in [0, 1], channel, snr_db)`` returns reconstructions of the
     same shape in [0, 1]. ``snr_db`` is a float or a tensor ``[B]`` (dB).
     """
 
+    kind = "deepjscc"
+    config_class = DeepJSCCConfig
+
     def __init__(self, config: DeepJSCCConfig):
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         if config.arch == "resgdn":
             self.encoder = ResidualGDNEncoder(config.channels, config.downsample, config.width, config.snr_adaptive,
                                               config.blocks)
@@ -152,62 +142,6 @@ class DeepJSCC(nn.Module):
             c_in = width
         self.decoder = _Stack(dec_layers, dec_widths, config.snr_adaptive, nn.Sigmoid())
 
-    # -- loading ---------------------------------------------------------------------
-
-    @classmethod
-    def from_weights(cls, path: str | Path) -> "DeepJSCC":
-        """A DeepJSCC (eval mode) from a project weight file (``.safetensors`` + metadata)."""
-        return load_model(path, "deepjscc", lambda config: cls(DeepJSCCConfig(**config)), "DeepJSCC")
-
-    # -- the three steps, usable on their own -------------------------------------------
-
-    def _check_images(self, images: Tensor) -> None:
-        check_image_batch(images)
-        check_divisible(images.shape[2], images.shape[3], self.config.downsample)
-
-    def encode(self, images: Tensor, snr_db: float | Tensor = 0.0) -> tuple[Tensor, torch.Size]:
-        """images ``[B, 3, H, W]`` in [0, 1] -> (symbols ``[B, k]`` complex with power P, latent shape)."""
-        self._check_images(images)
-        return self._encode(images, snr_tensor(snr_db, images.shape[0], images.device))
-
-    def decode(self, symbols: Tensor, latent_shape: torch.Size, snr_db: float | Tensor = 0.0) -> Tensor:
-        """received symbols ``[B, k]`` complex -> images ``[B, 3, H, W]`` in [0, 1]."""
-        return self._decode(symbols, latent_shape, snr_tensor(snr_db, symbols.shape[0], symbols.device))
-
-    def _encode(self, images: Tensor, snr: Tensor) -> tuple[Tensor, torch.Size]:
-        latent = self.encoder(images * 2 - 1, snr)
-        return power_normalize(real_to_complex(latent), self.config.power), latent.shape
-
-    def _decode(self, symbols: Tensor, latent_shape: torch.Size, snr: Tensor) -> Tensor:
-        latent = complex_to_real(symbols, latent_shape).to(next(self.decoder.parameters()).dtype)
+    def decode_latent(self, latent: Tensor, snr: Tensor) -> Tensor:
+        """Received latent ``[B, C, H/f, W/f]`` -> images ``[B, 3, H, W]`` in [0, 1] (the decoder ends in a sigmoid)."""
         return self.decoder(latent, snr)
-
-    def forward(
-        self,
-        images: Tensor,
-        channel: Channel,
-        snr_db: float | Tensor,
-        *,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
-        """images ``[B, 3, H, W]`` in [0, 1] -> encoder -> power norm -> ``channel`` -> decoder -> ``[B, 3, H, W]``."""
-        self._check_images(images)
-        snr = snr_tensor(snr_db, images.shape[0], images.device)
-        symbols, shape = self._encode(images, snr)
-        # the channel checks the caller's SNR itself: a host value (how the trainers draw it) is
-        # checked on the host, so this call never waits for the GPU; a device tensor is checked there
-        received = channel(symbols, snr_db, generator=generator)
-        return self._decode(received, shape, snr)
-
-    def compile_networks(self) -> "DeepJSCC":
-        """``torch.compile`` the encoder and decoder in place (:func:`genjscc.compile.compile_forward`);
-        the channel's complex maths stays eager (Inductor does not generate code for it)."""
-        from genjscc.compile import compile_forward
-
-        compile_forward(self.encoder, "DeepJSCC encoder")
-        compile_forward(self.decoder, "DeepJSCC decoder")
-        return self
-
-    def bcr(self, height: int, width: int) -> Fraction:
-        """``rho = k / n = C / (6 f^2)`` at H x W."""
-        return channels_to_bcr(self.config.channels, height, width, self.config.downsample)

@@ -34,7 +34,7 @@ head and encoder from a trained DeepJSCC) the model is that DeepJSCC exactly, an
 with MSE + λ·LPIPS moves it towards detail the prior knows how to make. (A pure synthesis
 decoder, with the head's features as the only input, is the same model with the base image
 removed; it needs far more training to reach DeepJSCC's distortion than a 2-core CPU affords,
-which is why the base is kept; facts §1: how the paper feeds StyleGAN is not public.)
+which is why the base is kept; how the paper feeds StyleGAN is not public.)
 
 **Bandwidth.** The encoder is DeepJSCC's: ``C`` real channels on the ``(R/f)^2`` grid give
 ``k = C R^2 / (2 f^2)`` complex symbols, ``rho = C / (6 f^2)``; each image's symbols are
@@ -45,8 +45,8 @@ last synthesis block (the head does most of the work, cheap, closest to DeepJSCC
 more resolutions to the prior (a stronger prior constraint, more compute: with the shipped
 prior's 128 channels the 64² block costs ~0.75 GMAC per image and the 32² one ~0.2). ``w_codes``
 splits the w+ rows from block r on into that many groups, each with its own predicted delta
-(1: one style code per image, the constrained choice that the inversion probe of facts §12
-favours; more codes give the decoder more freedom). The w head is zero-initialised, so
+(1: one style code per image, the constrained choice that the inversion probe in
+:mod:`genjscc.inversion.ilo` favours; more codes give the decoder more freedom). The w head is zero-initialised, so
 training starts at the prior's average style, and the gain g starts at 0.
 
 Images must be exactly R x R: the synthesis network has fixed-size constant noise maps.
@@ -56,25 +56,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genjscc.channel import (
-    Channel,
-    channels_to_bcr,
-    complex_to_real,
-    power_normalize,
-    real_to_complex,
-    snr_tensor,
-)
-from genjscc.images import check_image_batch
+from genjscc.channel import Channel, channels_to_bcr
+from genjscc.models.base import JSCCModel
 from genjscc.models.jscc_backbones import ResidualGDNDecoder, ResidualGDNEncoder, stage_widths
 from genjscc.models.stylegan2.networks import GeneratorConfig, SynthesisNetwork
-from genjscc.weights import load_model
 
 __all__ = ["GenerativeJSCCConfig", "GenerativeJSCC", "DecoderHead", "DETAIL_GAIN_SCALE", "DECODERS"]
 
@@ -166,16 +156,20 @@ class DecoderHead(ResidualGDNDecoder):
         return dict(zip(resolutions, tapped))
 
 
-class GenerativeJSCC(nn.Module):
-    """Encoder -> power norm -> channel -> head -> StyleGAN2 synthesis (``config.decoder``: see the module docstring).
+class GenerativeJSCC(JSCCModel):
+    """Encoder -> power norm -> channel -> head -> StyleGAN2 synthesis (``config.decoder``: see the module docstring;
+    the skeleton: :class:`~genjscc.models.base.JSCCModel`).
 
     ``forward(images [B, 3, R, R] in [0, 1], channel, snr_db)`` -> reconstructions ``[B, 3, R, R]``,
     in [0, 1] in eval mode (clamped) and unclamped in training mode (so the loss sees every pixel).
     """
 
+    kind = "generative"
+    config_class = GenerativeJSCCConfig
+    compiled_parts = ("encoder", "head", "synthesis")
+
     def __init__(self, config: GenerativeJSCCConfig):
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         g = GeneratorConfig(**config.generator)
         self.encoder = ResidualGDNEncoder(config.channels, config.downsample, config.width, config.snr_adaptive,
                                           config.blocks)
@@ -268,16 +262,7 @@ class GenerativeJSCC(nn.Module):
             raise ValueError(f"the DeepJSCC does not match this model (channels, width, blocks, snr_adaptive): {exc}") from None
         return len(model.encoder.state_dict()) + len(model.decoder.state_dict())
 
-    @classmethod
-    def from_weights(cls, path: str | Path) -> "GenerativeJSCC":
-        """A GenerativeJSCC (eval mode) from a project weight file."""
-        return load_model(path, "generative", lambda config: cls(GenerativeJSCCConfig(**config)), "GenerativeJSCC")
-
-    # -- transmission ----------------------------------------------------------------------------
-
-    def check_images(self, images: Tensor) -> None:
-        check_image_batch(images)
-        self.check_size(images.shape[2], images.shape[3])
+    # -- its size rule and its decoder (encoder, power norm, channel: models.base.JSCCModel) ------
 
     def check_size(self, height: int, width: int) -> None:
         r = self.config.resolution
@@ -285,15 +270,8 @@ class GenerativeJSCC(nn.Module):
             raise ValueError(f"GenerativeJSCC decodes {r}x{r} images (its StyleGAN2 prior's size), got "
                              f"{height}x{width}: crop or resize the images to {r}x{r}")
 
-    def encode(self, images: Tensor, snr: Tensor) -> tuple[Tensor, torch.Size]:
-        latent = self.encoder(images * 2 - 1, snr)
-        return power_normalize(real_to_complex(latent), self.config.power), latent.shape
-
-    def decode(self, symbols: Tensor, latent_shape: torch.Size, snr: Tensor) -> Tensor:
-        """Received symbols ``[B, k]`` complex -> images ``[B, 3, R, R]`` (see the class docstring for the range)."""
-        return self._decode_latent(complex_to_real(symbols, latent_shape).to(self.w_avg.dtype), snr)
-
-    def _decode_latent(self, latent: Tensor, snr: Tensor) -> Tensor:
+    def decode_latent(self, latent: Tensor, snr: Tensor) -> Tensor:
+        """Received latent ``[B, C, R/f, R/f]`` -> images ``[B, 3, R, R]`` (see the class docstring for the range)."""
         if self.config.decoder == "synthesis":
             features, ws = self.predict_styles(latent, snr)
             out = self.synthesize(features, ws)
@@ -340,33 +318,8 @@ class GenerativeJSCC(nn.Module):
         detail = self.synthesis(ws, noise_mode="const", noises=noises, start=self.start, x=features)
         return base + (DETAIL_GAIN_SCALE / 2) * self.detail_gain * detail
 
-    def forward(self, images: Tensor, channel: Channel, snr_db: float | Tensor, *,
-                generator: torch.Generator | None = None) -> Tensor:
-        return self._decode_latent(*self._receive(images, channel, snr_db, generator))
-
     def receive_styles(self, images: Tensor, channel: Channel, snr_db: float | Tensor, *,
                        generator: torch.Generator | None = None) -> tuple[dict[int, Tensor], Tensor]:
         """Synthesis decoder: images through encoder, channel and head -> ``predict_styles``' (features, ws),
         without running the synthesis (the trainer's latent-only iterations)."""
-        return self.predict_styles(*self._receive(images, channel, snr_db, generator))
-
-    def _receive(self, images: Tensor, channel: Channel, snr_db: float | Tensor,
-                 generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-        """Images -> (received latent ``[B, C, R/f, R/f]`` real, per-image SNR ``[B]`` dB)."""
-        self.check_images(images)
-        snr = snr_tensor(snr_db, images.shape[0], images.device)
-        symbols, shape = self.encode(images, snr)
-        received = channel(symbols, snr_db, generator=generator)  # snr_db: see DeepJSCC.forward
-        return complex_to_real(received, shape).to(self.w_avg.dtype), snr
-
-    def compile_networks(self) -> "GenerativeJSCC":
-        """``torch.compile`` the encoder, the head and the synthesis blocks in place (the channel stays eager)."""
-        from genjscc.compile import compile_forward
-
-        compile_forward(self.encoder, "GenerativeJSCC encoder")
-        compile_forward(self.head, "GenerativeJSCC head")
-        compile_forward(self.synthesis, "GenerativeJSCC synthesis")
-        return self
-
-    def bcr(self, height: int, width: int) -> Fraction:
-        return channels_to_bcr(self.config.channels, height, width, self.config.downsample)
+        return self.predict_styles(*self.receive(images, channel, snr_db, generator=generator))

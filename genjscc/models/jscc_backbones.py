@@ -25,9 +25,8 @@ the SNR in dB), used when ``snr_adaptive``. GDN/IGDN: :mod:`genjscc.layers.gdn` 
 2016), as in the analysis/synthesis transforms of Ballé et al. 2018; residual blocks as in
 Cheng et al. 2020 and DeepJSCC-Q.
 
-Cost at 64x64, f = 8, C = 32 (``benchmarks/backbone_cost.py``; 2 CPU threads, batch 256):
-width 64: 0.43 M parameters, 31 MMAC/image; width 96: 0.95 M, 67 MMAC; width 128: 1.65 M,
-116 MMAC; the paper's stacks: 0.19 M, 19 MMAC.
+Parameters and MACs per image at each width, beside the paper's stacks:
+``benchmarks/README.md``, ``backbone_cost.py``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ small version of that idea (no code from either project):
    almost nothing for the deeper layers) and normalised as torchvision ImageNet nets expect
    (``(x - mean) / std`` with mean ``[.485, .456, .406]``, std ``[.229, .224, .225]`` on [0, 1]);
 2. the frozen AlexNet of LPIPS (torchvision ImageNet conv1..conv5, loaded offline by
-   :func:`genjscc.layers.backbones.imagenet_backbone`) gives the ReLU outputs of conv1, conv2 and
+   :func:`genjscc.layers.imagenet.imagenet_backbone`) gives the ReLU outputs of conv1, conv2 and
    conv5 (``taps``), i.e. 31², 15² and 7² maps at 128² input;
 3. each level is scaled by a fixed constant (so that real crops give features of about unit
    RMS) and mixed by a fixed random 1x1 projection to ``proj_channels`` channels (Projected
@@ -22,7 +22,7 @@ small version of that idea (no code from either project):
    so the usual non-saturating logistic loss applies unchanged.
 
 Only the heads are parameters. The backbone lives in non-persistent buffers
-(:func:`genjscc.layers.backbones.imagenet_backbone`): it has no gradients, is moved by ``.to``,
+(:func:`genjscc.layers.imagenet.imagenet_backbone`): it has no gradients, is moved by ``.to``,
 and is never written into a ``state_dict`` or a checkpoint.
 
 For training, :meth:`features` (frozen part, differentiable with respect to the image so
@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genjscc.layers.backbones import backbone_layout, imagenet_backbone
+from genjscc.layers.imagenet import backbone_layout, imagenet_backbone
 from genjscc.models.stylegan2.ops import Conv2dLayer
 
 __all__ = ["ProjectedDiscriminator", "ProjectedDiscriminatorConfig", "DISCRIMINATORS"]

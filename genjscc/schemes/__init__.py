@@ -1,20 +1,22 @@
 """Schemes: every way of sending an image, behind one call (see :mod:`genjscc.schemes.base`).
 
-Built-ins: ``deepjscc`` (:mod:`.deepjscc`, a trained network), ``generative``
-(:mod:`.generative`, a trained GenerativeJSCC), ``inverse`` (:mod:`.inverse`, DeepJSCC + ILO on
-a StyleGAN2 prior) and ``separation`` (:mod:`.separation`, codec + channel code). :func:`build_scheme` accepts a scheme kind
+Built-ins: ``deepjscc`` and ``generative`` (:mod:`.network`, a trained DeepJSCC or GenerativeJSCC),
+``inverse`` (:mod:`.inverse`, DeepJSCC + ILO on a StyleGAN2 prior) and ``separation``
+(:mod:`.separation`, codec + channel code). :func:`build_scheme` accepts a scheme kind
 (``"separation"``), a zoo name or a weight path (the kind is read from the file)::
 
     build_scheme("deepjscc-64-bcr1_48")
     build_scheme("separation", codec="webp", code="ldpc", mcs="best", bcr="1/12")
+
+Each kind declares its options as a dataclass (:mod:`.options`); ``scheme.transmit`` returns a
+:class:`Transmission` (reconstructions, the stages it can report, per-image figures).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from genjscc.schemes import deepjscc as _deepjscc  # noqa: F401  registers "deepjscc"
-from genjscc.schemes import generative as _generative  # noqa: F401  registers "generative"
+from genjscc.schemes import network as _network  # noqa: F401  registers "deepjscc" and "generative"
 from genjscc.schemes import inverse as _inverse  # noqa: F401  registers "inverse"
 from genjscc.schemes import separation as _separation  # noqa: F401  registers "separation"
 from genjscc.schemes.base import (
@@ -22,17 +24,19 @@ from genjscc.schemes.base import (
     SCHEMES,
     Scheme,
     SchemeBuilder,
+    Stage,
+    Transmission,
     build_from_registry,
     register_scheme,
-    scheme_builder,
-    scheme_options,
+    scheme_entry,
+    scheme_option_fields,
 )
-from genjscc.weights import read_metadata
+from genjscc.utils.weights import read_metadata
 from genjscc.zoo import ZOO, resolve_model
 
 __all__ = [
-    "Scheme", "SCHEMES", "SchemeBuilder", "register_scheme", "build_scheme", "scheme_builder", "scheme_options",
-    "scheme_kind", "ENTRY_POINT_GROUP",
+    "Scheme", "Transmission", "Stage", "SCHEMES", "SchemeBuilder", "register_scheme", "build_scheme", "scheme_entry",
+    "scheme_option_fields", "scheme_kind", "build_scheme_for_data", "ENTRY_POINT_GROUP",
 ]
 
 
@@ -40,14 +44,14 @@ def scheme_kind(spec: str) -> tuple[str, Path | None]:
     """(kind, weight path or None) of a scheme kind, zoo name or weight path."""
     if spec not in ZOO and (spec in SCHEMES or not Path(spec).expanduser().exists()):
         try:
-            scheme_builder(spec)  # a registered kind, or one an entry point provides
+            scheme_entry(spec)  # a registered kind, or one an entry point provides
             return spec, None
         except ValueError:
             pass  # not a kind: resolve_model below says what is missing
     path = resolve_model(spec)
     kind = str(read_metadata(path).get("kind"))
     try:
-        scheme_builder(kind)
+        scheme_entry(kind)
     except ValueError:
         raise ValueError(
             f"{path} holds a {kind!r} model, which is not a transmission scheme ({', '.join(sorted(SCHEMES))})"
@@ -59,3 +63,12 @@ def build_scheme(spec: str, **options) -> Scheme:
     """A scheme from a kind (``separation``), a zoo name or a weight path, with keyword options."""
     kind, path = scheme_kind(spec)
     return build_from_registry(kind, path, options)
+
+
+def build_scheme_for_data(spec: str, data: str, options: dict) -> Scheme:
+    """:func:`build_scheme` for a command that evaluates on the data spec ``data``: options that follow the
+    evaluated data (separation's ``training_data``) default to ``data`` where not given. Such a default is
+    not one of the recorded options: a record names its data already."""
+    kind, path = scheme_kind(spec)
+    follows = {name: data for name, option in scheme_option_fields(kind).items() if option.follows_data}
+    return build_from_registry(kind, path, options, defaults=follows)

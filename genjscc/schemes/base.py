@@ -1,27 +1,32 @@
 """The scheme interface and its registry.
 
 A **scheme** is one way of sending images: ``scheme.transmit(images [B, 3, H, W] in [0, 1],
-channel, snr_db) -> reconstructions [B, 3, H, W] in [0, 1]``. Evaluation, the demo and the
+channel, snr_db) -> Transmission`` (the reconstructions ``[B, 3, H, W]`` in [0, 1], plus the
+intermediate outputs and per-image figures the scheme can report). Evaluation, the demo and the
 CLI only talk to schemes, so a scheme registered once is available everywhere.
 
-The registry :data:`SCHEMES` maps a scheme kind to a builder ``build(model, **options)``:
-``model`` is the path of a weight file (``None`` for schemes without one of their own, such
-as the separation baselines), ``options`` are the scheme's keyword options (the CLI's
-``--set key=value``). Built-in schemes register when :mod:`genjscc.schemes` is imported;
-third-party packages register theirs through the entry-point group ``genjscc.schemes``::
+The registry :data:`SCHEMES` maps a scheme kind to its builder ``build(model, options)`` and its
+options dataclass (:mod:`genjscc.schemes.options`): ``model`` is the path of a weight file
+(``None`` for schemes without one of their own, such as the separation baselines), ``options`` an
+instance of the dataclass (the CLI's ``--set key=value``). Built-in schemes register when
+:mod:`genjscc.schemes` is imported; third-party packages register theirs through the entry-point
+group ``genjscc.schemes``::
 
     [project.entry-points."genjscc.schemes"]
     mything = "mypackage.mymodule"          # a module that calls @register_scheme on import
     other = "mypackage.mymodule:build_other"  # or a builder, registered under the entry's name
 
-This module imports nothing of the project but :mod:`genjscc.channel`.
+A builder registered without an options dataclass takes its options as keyword-only arguments
+(``build(model, *, level: float = 0.5)``); its dataclass is made from that signature.
+
+This module imports nothing of the project but :mod:`genjscc.channel` and :mod:`genjscc.schemes.options`.
 """
 
 from __future__ import annotations
 
 import inspect
-import typing
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -30,10 +35,37 @@ import torch
 from torch import Tensor
 
 from genjscc.channel import Channel
+from genjscc.schemes.options import OptionField, keyword_options, option_fields, parse_flag, read_options, scheme_option
 
-__all__ = ["Scheme", "NetworkScheme", "SCHEMES", "SchemeBuilder", "register_scheme", "scheme_builder", "scheme_options", "ENTRY_POINT_GROUP"]
+__all__ = ["Scheme", "NetworkScheme", "NetworkOptions", "Transmission", "Stage", "SCHEMES", "SchemeBuilder",
+           "SchemeEntry", "register_scheme", "scheme_entry", "scheme_option_fields", "parse_flag",
+           "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "genjscc.schemes"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """An intermediate reconstruction a scheme reports: ``kind`` of the scheme that would make it alone
+    (records' ``scheme``), ``images [B, 3, H, W]`` in [0, 1] (e.g. InverseJSCC's DeepJSCC output x̂)."""
+
+    kind: str
+    images: Tensor
+
+
+@dataclass(frozen=True)
+class Transmission:
+    """What one ``transmit`` produced.
+
+    ``images [B, 3, H, W]`` in [0, 1]: the reconstructions. ``stages``: ``{label: Stage}``, outputs
+    of the scheme's parts on the same images and channel draws, which evaluation scores beside the
+    scheme's own (a paired comparison). ``report``: ``{name: [B]}`` per-image figures (InverseJSCC's
+    ``accepted``, 0 or 1), recorded as their mean over the images.
+    """
+
+    images: Tensor
+    stages: dict[str, Stage] = field(default_factory=dict)
+    report: dict[str, Tensor] = field(default_factory=dict)
 
 
 class Scheme(ABC):
@@ -51,18 +83,12 @@ class Scheme(ABC):
         # it was built with (build_from_registry fills both; builders of composite schemes add their parts')
         self.weight_files: tuple[Path, ...] = ()
         self.options: dict = {}
-        # intermediate reconstructions of the latest transmit, {label: (kind, images [B, 3, H, W] in [0, 1])}:
-        # evaluation scores them on the same images and channel draws (e.g. InverseJSCC's DeepJSCC output)
-        self.stage_outputs: dict[str, tuple[str, Tensor]] = {}
-        # per-image figures of the latest transmit, {name: [B]} (e.g. InverseJSCC's "accepted", 0 or 1):
-        # evaluation records their mean over the images beside the metrics of the scheme's output
-        self.reports: dict[str, Tensor] = {}
 
     @abstractmethod
     def transmit(
         self, images: Tensor, channel: Channel, snr_db: float | Tensor, *, generator: torch.Generator | None = None
-    ) -> Tensor:
-        """images ``[B, 3, H, W]`` in [0, 1] -> reconstructions ``[B, 3, H, W]`` in [0, 1].
+    ) -> Transmission:
+        """images ``[B, 3, H, W]`` in [0, 1] -> :class:`Transmission` (reconstructions ``[B, 3, H, W]`` in [0, 1]).
 
         ``snr_db``: a float or a tensor ``[B]`` (dB); ``generator`` seeds the channel's draws.
         """
@@ -75,37 +101,44 @@ class Scheme(ABC):
         """Raise ``ValueError`` when the scheme cannot send H x W images."""
 
     def stage_identity(self, label: str) -> tuple[tuple[Path, ...], dict]:
-        """Weight files and options of the stage whose output is ``stage_outputs[label]``."""
+        """Weight files and options of the stage reported as ``Transmission.stages[label]``."""
         return (), {}
-
-    def use_training_mean(self, mean_image: Tensor) -> None:
-        """Receive the training data's mean image ``[3, H, W]`` in [0, 1].
-
-        Schemes that output a fallback when nothing usable arrives (separation: a file that does
-        not fit or is lost) output this image; the others ignore it.
-        """
 
     def to(self, device: torch.device | str) -> "Scheme":
         self.device = torch.device(device)
         return self
 
 
+@dataclass(frozen=True)
+class NetworkOptions:
+    """Options of a scheme that is one trained network (deepjscc, generative)."""
+
+    compile: bool = scheme_option(False, help="run the model's networks through torch.compile (pays on large "
+                                              "evaluations; changes how it runs, not what it outputs)")
+
+
 class NetworkScheme(Scheme):
     """A scheme that is one trained network ``model(images, channel, snr_db, generator=g)`` with
-    ``model.bcr(H, W)``, run in inference mode on the scheme's device (DeepJSCC, GenerativeJSCC)."""
+    ``model.kind``, ``model.bcr(H, W)`` and ``model.check_size(H, W)`` (a
+    :class:`~genjscc.models.base.JSCCModel`: DeepJSCC, GenerativeJSCC), run in inference mode on the
+    scheme's device; :mod:`genjscc.schemes.network` builds one for every network kind."""
 
     def __init__(self, model: torch.nn.Module, label: str, compile: bool = False):
         super().__init__(label)
+        self.kind = model.kind
         self.model = model.eval()
         if compile:  # --set compile=true: the model's real-valued networks through torch.compile
             self.model.compile_networks()
 
     def transmit(self, images, channel, snr_db, *, generator=None):
         with torch.inference_mode():
-            return self.model(images.to(self.device), channel, snr_db, generator=generator)
+            return Transmission(self.model(images.to(self.device), channel, snr_db, generator=generator))
 
     def bcr(self, height, width):
         return self.model.bcr(height, width)
+
+    def check_size(self, height, width):
+        self.model.check_size(height, width)
 
     def to(self, device):
         super().to(device)
@@ -114,16 +147,34 @@ class NetworkScheme(Scheme):
 
 
 SchemeBuilder = Callable[..., Scheme]
-SCHEMES: dict[str, SchemeBuilder] = {}
 
 
-def register_scheme(kind: str) -> Callable[[SchemeBuilder], SchemeBuilder]:
-    """Decorator: register ``build(model: Path | None, **options) -> Scheme`` under ``kind``."""
+@dataclass(frozen=True)
+class SchemeEntry:
+    """A registered scheme kind: ``builder(model, options)`` with ``options`` an instance of ``options``
+    (or, for a builder registered without a dataclass, ``builder(model, **options)``)."""
+
+    builder: SchemeBuilder
+    options: type  # the options dataclass
+    keywords: bool = False  # the builder takes keyword options (a third-party builder without a dataclass)
+
+
+SCHEMES: dict[str, SchemeEntry] = {}
+
+
+def register_scheme(kind: str, options: type | None = None) -> Callable[[SchemeBuilder], SchemeBuilder]:
+    """Decorator: register ``build(model: Path | None, options) -> Scheme`` under ``kind`` with its options
+    dataclass; without one, ``build(model, **options)`` and the dataclass made from its keyword-only arguments."""
 
     def decorate(builder: SchemeBuilder) -> SchemeBuilder:
-        if kind in SCHEMES and SCHEMES[kind] is not builder:
+        if kind in SCHEMES and SCHEMES[kind].builder is not builder:
             raise ValueError(f"scheme {kind!r} registered twice")
-        SCHEMES[kind] = builder
+        if options is None:
+            entry = SchemeEntry(builder, keyword_options(f"{kind.title()}Options", builder), keywords=True)
+        else:
+            entry = SchemeEntry(builder, options)
+        option_fields(entry.options)  # a dataclass whose nested settings repeat a name fails here, not on use
+        SCHEMES[kind] = entry
         return builder
 
     return decorate
@@ -148,8 +199,8 @@ def _load_entry_points() -> None:
             register_scheme(entry.name)(loaded)
 
 
-def scheme_builder(kind: str) -> SchemeBuilder:
-    """The builder registered for ``kind`` (built-in or from an entry point)."""
+def scheme_entry(kind: str) -> SchemeEntry:
+    """The builder and options dataclass registered for ``kind`` (built-in or from an entry point)."""
     if kind not in SCHEMES:
         _load_entry_points()
     if kind not in SCHEMES:
@@ -157,58 +208,29 @@ def scheme_builder(kind: str) -> SchemeBuilder:
     return SCHEMES[kind]
 
 
-def scheme_options(kind: str) -> dict[str, inspect.Parameter]:
-    """The keyword options a scheme's builder takes (for help texts and error messages)."""
-    params = inspect.signature(scheme_builder(kind)).parameters
-    return {n: p for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+def scheme_option_fields(kind: str) -> dict[str, OptionField]:
+    """The options a scheme kind takes, ``{name: OptionField}`` (type, default, help), from its dataclass."""
+    return option_fields(scheme_entry(kind).options)
 
 
-def parse_flag(value, option: str) -> bool:
-    """A yes/no scheme option given as a bool or as text (``--set compile=true``)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(f"scheme option {option} takes true or false, got {value!r}")
-
-
-def _typed_option(name: str, value, hint):
-    """``value`` of option ``name`` as its annotation ``hint`` asks (text ``"0.1"`` -> 0.1 for a float);
-    a value that cannot be read is a ``ValueError`` naming the option and what it takes."""
-    allowed = tuple(a for a in (typing.get_args(hint) or (hint,)) if isinstance(a, type))
-    if isinstance(value, str) and allowed and str not in allowed:  # text the option cannot take as it is
-        for kind, read, words in ((bool, lambda v: parse_flag(v, name), "true or false"), (int, int, "a whole number"),
-                                  (float, float, "a number")):
-            if kind in allowed:
-                try:
-                    return read(value.strip())
-                except ValueError:
-                    raise ValueError(f"scheme option {name} takes {words}, got {value!r}") from None
-    if isinstance(value, int) and not isinstance(value, bool) and float in allowed and int not in allowed:
-        return float(value)
-    return value
-
-
-def build_from_registry(kind: str, model: Path | None, options: dict) -> Scheme:
+def build_from_registry(kind: str, model: Path | None, options: dict, defaults: dict | None = None) -> Scheme:
     """Call the builder of ``kind``; an unknown option is a ``ValueError`` that lists the known ones, a
-    value its annotation cannot read (``--set lr=abc`` for a float) one that names the option."""
-    builder = scheme_builder(kind)
-    known = scheme_options(kind)
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(builder).parameters.values())
+    value its type cannot read (``--set lr=abc`` for a float) one that names the option. ``defaults``
+    replace the dataclass's defaults where ``options`` does not give a value; only ``options`` are recorded
+    in ``scheme.options`` (a record's identity)."""
+    entry = scheme_entry(kind)
+    known = option_fields(entry.options)
     unknown = sorted(set(options) - set(known))
-    if unknown and not takes_any:
+    if unknown:
         hint = ", ".join(sorted(known)) or "none"
         raise ValueError(f"scheme {kind!r} has no option {', '.join(unknown)}; its options: {hint}")
-    try:
-        hints = typing.get_type_hints(builder)
-    except (NameError, TypeError):  # a third-party builder's annotations that do not resolve: taken as given
-        hints = {}
-    options = {k: _typed_option(k, v, hints[k]) if k in hints else v for k, v in options.items()}
-    scheme = builder(model, **options)
-    scheme.options = {k: v for k, v in options.items() if k not in Scheme.RUN_OPTIONS}
+    chosen, recorded = read_options(entry.options, {**(defaults or {}), **options})
+    recorded = {k: v for k, v in recorded.items() if k in options}
+    if entry.keywords:
+        scheme = entry.builder(model, **{f.name: getattr(chosen, f.name) for f in fields(chosen)})
+    else:
+        scheme = entry.builder(model, chosen)
+    scheme.options = {k: v for k, v in recorded.items() if k not in Scheme.RUN_OPTIONS}
     if model is not None and not scheme.weight_files:
         scheme.weight_files = (Path(model),)
     return scheme

@@ -49,7 +49,7 @@ on held-out photos at 1/48, −5 dB it let 69 % of the photos through (they lost
 Only the prior, the DeepJSCC, the channel model and the SNR enter the calibration: the receiver
 knows all of them and never sees a test image. The m values of the statistic are computed once per
 (prior, DeepJSCC, solver settings, channel, SNR, statistic, m, ψ) and kept in the cache folder
-(:func:`genjscc.cache.cache_dir`) under a key made of the SHA-256 of the prior's and the
+(:func:`genjscc.utils.cache.cache_dir`) under a key made of the SHA-256 of the prior's and the
 DeepJSCC's weights and every other input, so a changed prior or DeepJSCC (or any setting) gives a
 new calibration and an unchanged one is read back. The weight (b, γ, q) is applied when the file
 is read, so changing it costs nothing.
@@ -66,8 +66,8 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from genjscc.atomic import atomic_write_text
-from genjscc.cache import cache_dir
+from genjscc.utils.atomic import atomic_write_text
+from genjscc.utils.cache import cache_dir
 from genjscc.models.stylegan2.sampling import DEFAULT_TRUNCATION, sample_images
 
 __all__ = ["ConsistencyTest", "STATISTICS", "CALIBRATION_SEED_OFFSET", "weights_hash", "reencoding_ratio",

@@ -4,11 +4,11 @@
 prior image ``G`` closest to x̂ under ``λ_mse·MSE + λ_lpips·LPIPS-VGG`` and sends ``G`` out. The
 receiver needs nothing beyond x̂, so the scheme costs the DeepJSCC's bandwidth exactly.
 
-Options (``--set key=value``): ``jscc`` (DeepJSCC zoo name or file, required), ``prior``
-(StyleGAN2 zoo name or any file ``load_stylegan2`` reads), and the solver's settings
-(:class:`genjscc.inversion.ILOSettings`: ``steps`` such as ``100`` or ``50,50``, ``latent``,
-``space``, ``lr``, ``mse``, ``lpips``, ``lpips_net``, ``geocross``, ``optimize_noise``,
-``first_block``, ``select``), ``seed`` and ``progress``.
+Options (:class:`InverseOptions`, ``--set key=value``): ``jscc`` (DeepJSCC zoo name or file,
+required), ``prior`` (StyleGAN2 zoo name or any file ``load_stylegan2`` reads), every field of the
+solver's :class:`genjscc.inversion.ILOSettings` under its own name (``steps`` such as ``100`` or
+``50,50``, ``latent``, ``space``, ``lr``, ``mse``, ``lpips``, ...), ``seed``, ``progress`` and the
+consistency test's settings.
 
 Consistency test (:mod:`.consistency`, ``consistency=true`` by default): per image, the output is
 ``x̂ + α (G − x̂)`` with α = ``consistency_blend`` · P^``consistency_power``, P the p-value of how well
@@ -18,27 +18,28 @@ the same SNR (computed once and cached); ``consistency_quantile=q`` makes it a h
 no solver step: the solve runs once per batch, and the decision adds two noise-free encoder passes
 (of G and of x̂; two encoder and decoder passes with ``consistency_statistic=reencoding``).
 
-After each ``transmit`` the DeepJSCC output is kept in :attr:`stage_outputs`, so evaluation
-records DeepJSCC and InverseJSCC on the same images and channel draws (a paired comparison);
-with the test, the untested inversion is kept there too (label ``...:unchecked``) and
-:attr:`reports` holds ``accepted`` ``[B]`` (1 where α > 0), whose mean is the fraction accepted,
-and ``weight`` ``[B]`` (α).
+``transmit`` returns the DeepJSCC output among its :attr:`~genjscc.schemes.base.Transmission.stages`,
+so evaluation records DeepJSCC and InverseJSCC on the same images and channel draws (a paired
+comparison); with the test, the untested inversion is a stage too (label ``...:unchecked``) and the
+transmission's ``report`` holds ``accepted`` ``[B]`` (1 where α > 0), whose mean is the fraction
+accepted, and ``weight`` ``[B]`` (α).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 
 from genjscc.channel import Channel
-from genjscc.images import ImageSizeError
+from genjscc.utils.images import ImageSizeError
 from genjscc.inversion import ILOSettings, InversionResult, invert
 from genjscc.models.stylegan2 import load_stylegan2
 from genjscc.models.stylegan2.sampling import DEFAULT_TRUNCATION
-from genjscc.schemes.base import Scheme, parse_flag, register_scheme
+from genjscc.schemes.base import NetworkScheme, Scheme, Stage, Transmission, register_scheme
+from genjscc.schemes.options import scheme_option
 from genjscc.schemes.consistency import (
     ConsistencyTest,
     blend_weights,
@@ -47,16 +48,16 @@ from genjscc.schemes.consistency import (
     reencoding_ratio,
     weights_hash,
 )
-from genjscc.schemes.deepjscc import DeepJSCCScheme, build_deepjscc
+from genjscc.schemes.network import network_scheme
 from genjscc.zoo import resolve_model
 
-__all__ = ["InverseScheme", "ilo_settings"]
+__all__ = ["InverseScheme", "InverseOptions", "build_inverse"]
 
 
 class InverseScheme(Scheme):
     """DeepJSCC -> x̂ -> ILO on the prior -> G(latents), images in [0, 1].
 
-    ``jscc`` is the :class:`~genjscc.schemes.deepjscc.DeepJSCCScheme` that produces x̂; its
+    ``jscc`` is the DeepJSCC :class:`~genjscc.schemes.base.NetworkScheme` that produces x̂; its
     bandwidth, size checks and device handling are this scheme's too. ``progress``: ``True`` draws
     the solver's bar; a callable gets ``progress(steps done, steps in all)`` after each ILO step
     and may raise to stop it (``genjscc app`` sets one per request to show progress and cancel).
@@ -64,7 +65,7 @@ class InverseScheme(Scheme):
 
     kind = "inverse"
 
-    def __init__(self, jscc: DeepJSCCScheme, prior: torch.nn.Module, settings: ILOSettings, label: str,
+    def __init__(self, jscc: NetworkScheme, prior: torch.nn.Module, settings: ILOSettings, label: str,
                  seed: int = 0, progress: bool | Callable[[int, int], None] = False,
                  consistency: ConsistencyTest | None = ConsistencyTest()):
         super().__init__(label)
@@ -81,14 +82,14 @@ class InverseScheme(Scheme):
         seeds = [self.seed * 1_000_003 + self.calls * 4096 + i for i in range(images.shape[0])]
         self.calls += 1
         result = self._invert(observed, seeds)
-        self.stage_outputs = {self.jscc.label: ("deepjscc", observed)}
+        stages = {self.jscc.label: Stage("deepjscc", observed)}
         if self.consistency is None:
-            return result.images
+            return Transmission(result.images, stages)
         weight = self.weights(self.statistic(result.images, observed, received, snr_db), channel, snr_db)
-        self.stage_outputs[f"{self.label}:unchecked"] = (self.kind, result.images)  # the label of consistency=false
-        self.reports = {"accepted": (weight > 0).float(), "weight": weight}
+        stages[f"{self.label}:unchecked"] = Stage(self.kind, result.images)  # the label of consistency=false
         alpha = weight.view(-1, 1, 1, 1).to(observed.device)
-        return observed + alpha * (result.images.to(observed.device) - observed)
+        sent = observed + alpha * (result.images.to(observed.device) - observed)
+        return Transmission(sent, stages, {"accepted": (weight > 0).float(), "weight": weight})
 
     def _send(self, images: torch.Tensor, channel: Channel, snr_db, generator) -> tuple[torch.Tensor, torch.Tensor]:
         """x̂ ``[B, 3, H, W]`` in [0, 1] and the symbols its decoder received ``[B, k]``: the DeepJSCC's
@@ -168,59 +169,45 @@ class InverseScheme(Scheme):
         return self
 
 
-def ilo_settings(**options) -> ILOSettings:
-    """:class:`ILOSettings` from scheme options (``steps`` may be ``"50,50"`` or a number)."""
-    known = {f.name for f in fields(ILOSettings)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ValueError(f"unknown ILO setting(s) {', '.join(unknown)}; settings: {', '.join(sorted(known))}")
-    if "steps" in options:
-        steps = options["steps"]
-        try:
-            options["steps"] = tuple(int(s) for s in str(steps).split(",")) if not isinstance(steps, (tuple, list)) \
-                else tuple(int(s) for s in steps)
-        except ValueError:
-            raise ValueError(f"steps must be a number or a list such as 50,50 (steps per round), got {steps!r}") from None
-    if isinstance(options.get("radii"), str):
-        try:
-            options["radii"] = tuple(float(r) for r in options["radii"].split(","))
-        except ValueError:
-            raise ValueError(f"radii must be numbers such as 100,1000,6000 (one per round), "
-                             f"got {options['radii']!r}") from None
-    return ILOSettings(**options)
+@dataclass(frozen=True)
+class InverseOptions:
+    """Options of the ``inverse`` scheme; the solver's settings are :class:`ILOSettings`' own fields."""
+
+    jscc: str | None = scheme_option(None, help="the DeepJSCC whose output is inverted: zoo name or .safetensors "
+                                                "(required)")
+    prior: str = scheme_option("stylegan2-photos64", help="StyleGAN2 prior: zoo name or a file load_stylegan2 reads")
+    ilo: ILOSettings = scheme_option(default_factory=ILOSettings, help="the ILO solver's settings")
+    seed: int = scheme_option(0, help="seed of the solver's random starts (per call and image)")
+    progress: bool = scheme_option(False, help="draw the solver's progress bar")
+    consistency: bool = scheme_option(True, help="blend G into x̂ by the consistency test (false: always G)")
+    consistency_statistic: str = scheme_option(ConsistencyTest.statistic, help="likelihood (L, on the received "
+                                               "symbols) or reencoding (R, the earlier statistic)")
+    consistency_blend: float = scheme_option(ConsistencyTest.blend, help="b: the most of G sent, x̂ + b (G - x̂)")
+    consistency_power: float = scheme_option(ConsistencyTest.power, help="γ: weight b · p-value^γ")
+    consistency_quantile: float | None = scheme_option(None, help="q: a hard test instead (weight b where the "
+                                                                  "statistic is at most its q-quantile on prior samples)")
+    consistency_samples: int = scheme_option(64, help="prior samples per (channel, SNR) in the calibration")
+    consistency_truncation: float = scheme_option(DEFAULT_TRUNCATION, help="truncation ψ of those samples")
 
 
-@register_scheme("inverse")
-def build_inverse(model: Path | None, *, jscc: str | None = None, prior: str = "stylegan2-photos64",
-                  steps: str | int | None = None, latent: str | None = None, space: str | None = None,
-                  lr: float | None = None, mse: float | None = None, lpips: float | None = None,
-                  lpips_net: str | None = None, geocross: float | None = None, optimize_noise: bool | None = None,
-                  first_block: int | None = None, select: str | None = None, radii: str | None = None,
-                  seed: int = 0, progress: bool = False, consistency: bool | str = True,
-                  consistency_statistic: str | None = None, consistency_blend: float | None = None,
-                  consistency_power: float | None = None, consistency_quantile: float | None = None,
-                  consistency_samples: int = 64, consistency_truncation: float = DEFAULT_TRUNCATION) -> Scheme:
-    """InverseJSCC from a DeepJSCC (``jscc``) and a StyleGAN2 prior (``prior``); solver settings as ILOSettings;
+@register_scheme("inverse", InverseOptions)
+def build_inverse(model: Path | None, options: InverseOptions) -> Scheme:
+    """InverseJSCC from a DeepJSCC (``jscc``) and a StyleGAN2 prior (``prior``), solved with ``options.ilo``;
     ``consistency`` (on by default) and its ``consistency_*`` settings as :class:`ConsistencyTest`."""
     if model is not None:
         raise ValueError("the inverse scheme has no weight file of its own: give --set jscc=MODEL --set prior=PRIOR")
-    if not jscc:
+    if not options.jscc:
         raise ValueError("the inverse scheme needs a DeepJSCC: --set jscc=deepjscc-64-bcr1_48 (zoo name or .safetensors)")
-    given = {"steps": steps, "latent": latent, "space": space, "lr": lr, "mse": mse, "lpips": lpips,
-             "lpips_net": lpips_net, "geocross": geocross, "optimize_noise": optimize_noise,
-             "first_block": first_block, "select": select, "radii": radii}
-    settings = ilo_settings(**{k: v for k, v in given.items() if v is not None})
-    rule = {"statistic": consistency_statistic, "blend": consistency_blend, "power": consistency_power,
-            "quantile": consistency_quantile}
-    test = ConsistencyTest(**{k: (str(v) if k == "statistic" else float(v)) for k, v in rule.items() if v is not None},
-                           samples=int(consistency_samples), truncation=float(consistency_truncation)) \
-        if parse_flag(consistency, "consistency") else None
-    jscc_path, prior_path = resolve_model(jscc), _resolve_prior(prior)
+    rule = {"statistic": options.consistency_statistic, "blend": options.consistency_blend,
+            "power": options.consistency_power, "quantile": options.consistency_quantile}
+    test = ConsistencyTest(**rule, samples=options.consistency_samples, truncation=options.consistency_truncation) \
+        if options.consistency else None
+    jscc_path, prior_path = resolve_model(options.jscc), _resolve_prior(options.prior)
     generator = load_stylegan2(prior_path)
-    jscc_scheme = build_deepjscc(jscc_path)
+    jscc_scheme = network_scheme("deepjscc", jscc_path)
     label = f"inverse({jscc_scheme.label}+{Path(prior_path).stem})" + (_rule_suffix(test) if test else ":unchecked")
-    scheme = InverseScheme(jscc_scheme, generator, settings, label, seed=int(seed), progress=bool(progress),
-                           consistency=test)
+    scheme = InverseScheme(jscc_scheme, generator, options.ilo, label, seed=options.seed,
+                           progress=options.progress, consistency=test)
     scheme.weight_files = (*jscc_scheme.weight_files, Path(prior_path))
     return scheme
 

@@ -4,10 +4,12 @@
 ``k = floor(rho * 3 H W)`` complex channel uses (``rho`` the configured BCR). The link
 offers one or more operating points (a rate or an MCS) with a byte budget each; the codec
 writes the largest file within the budget; the link says which files arrive. An image
-whose file does not fit, or does not arrive, is replaced by the **training-set mean image**,
-which the caller supplies with :meth:`SeparationScheme.use_training_mean` (``genjscc
-evaluate`` and ``transmit`` pass the mean of 2000 training crops of the evaluated dataset,
-:func:`genjscc.data.training_mean_image`); without one, a mid-grey image (0.5) is used.
+whose file does not fit, or does not arrive, is replaced by the **training-set mean image**: the
+builder's option ``training_data`` names the data spec (``photos`` by default; commands that
+evaluate on ``--data X`` default it to X) and the scheme takes the mean of 2000 of its training
+crops at the size of the images it sends (:func:`genjscc.data.training_mean_image`, cached).
+A ``SeparationScheme`` made directly takes ``mean_image`` ``[3, H, W]``, or ``training_data``; with
+neither it sends a mid-grey image (0.5).
 
 When the link offers several operating points (LDPC ``mcs="best"``, block-fading capacity
 ``outage="best"``) every one is run on the whole batch and the one with the best mean PSNR
@@ -27,12 +29,13 @@ import torch
 from torch import Tensor
 
 from genjscc.channel import Channel, parse_bcr, snr_tensor
-from genjscc.images import check_image_batch
+from genjscc.utils.images import check_image_batch
 from genjscc.metrics import psnr
-from genjscc.schemes.base import Scheme, register_scheme
+from genjscc.schemes.base import Scheme, Transmission, register_scheme
+from genjscc.schemes.options import scheme_option
 from genjscc.separation import Codec, Link, LinkOption, build_codec, build_link
 
-__all__ = ["SeparationScheme", "Choice", "build_separation"]
+__all__ = ["SeparationScheme", "SeparationOptions", "Choice", "build_separation"]
 
 
 @dataclass(frozen=True)
@@ -52,11 +55,15 @@ class SeparationScheme(Scheme):
 
     kind = "separation"
 
-    def __init__(self, codec: Codec, link: Link, bcr: str | Fraction, *, mean_image: Tensor | None = None):
+    def __init__(self, codec: Codec, link: Link, bcr: str | Fraction, *, mean_image: Tensor | None = None,
+                 training_data: str | None = None):
         super().__init__(f"{codec.name}+{link.name}")
         self.codec, self.link = codec, link
         self.rho = parse_bcr(bcr)
-        self.mean_image = mean_image  # [3, H, W]; None: mid-grey (see use_training_mean)
+        if mean_image is not None and (mean_image.dim() != 3 or mean_image.shape[0] != 3):
+            raise ValueError(f"the training mean image must be [3, H, W], got {tuple(mean_image.shape)}")
+        self.mean_image = mean_image.detach().float().cpu() if mean_image is not None else None
+        self.training_data = training_data  # whose training mean is the fallback at each image size
         self.choices: dict[tuple[str, float], Choice] = {}
 
     @property
@@ -99,7 +106,7 @@ class SeparationScheme(Scheme):
         if choice.delivered == 0:  # every option gives the mean image: none won; report the largest budget
             choice = replace(largest, option="none (all lost)")
         self.choices[(channel.describe(), snr)] = choice
-        return recon.to(self.device)
+        return Transmission(recon.to(self.device))
 
     def _run_option(self, option: LinkOption, images: Tensor, mean: Tensor, mean_psnr: Tensor, k: int,
                     channel: Channel, snr: float, seed: int) -> tuple[Tensor, Choice]:
@@ -121,12 +128,13 @@ class SeparationScheme(Scheme):
         )
         return recon, choice
 
-    def use_training_mean(self, mean_image: Tensor) -> None:
-        if mean_image.dim() != 3 or mean_image.shape[0] != 3:
-            raise ValueError(f"the training mean image must be [3, H, W], got {tuple(mean_image.shape)}")
-        self.mean_image = mean_image.detach().float().cpu()
-
     def _mean(self, height: int, width: int) -> Tensor:
+        """The fallback image ``[3, H, W]``: the given mean image, else the training mean of ``training_data``
+        at H x W, else mid-grey."""
+        if self.mean_image is None and self.training_data is not None:
+            from genjscc.data.mean_image import training_mean_image
+
+            return training_mean_image(self.training_data, height, width).detach().float().cpu()
         if self.mean_image is None:
             return torch.full((3, height, width), 0.5)
         if tuple(self.mean_image.shape) != (3, height, width):
@@ -141,26 +149,36 @@ def _single_snr(snr_db: float | Tensor, batch: int) -> float:
     return float(snr[0])
 
 
-@register_scheme("separation")
-def build_separation(
-    model, *, codec: str | None = None, code: str = "capacity", bcr: str | None = None,
-    mcs: str | None = None, outage: str | float | None = None,
-) -> Scheme:
-    """Options: ``codec`` (jpeg, jpeg2000, webp, avif, heif), ``bcr`` (k/n, e.g. 1/48),
-    ``code`` (capacity | ldpc), ``mcs`` (ldpc: best or e.g. 16qam-r1/2),
-    ``outage`` (capacity on block fading: best, average or a probability)."""
+@dataclass(frozen=True)
+class SeparationOptions:
+    """Options of the ``separation`` scheme."""
+
+    codec: str | None = scheme_option(None, help="image codec: jpeg, jpeg2000, webp, avif, heif (required)")
+    code: str = scheme_option("capacity", help="channel code: capacity (ideal) | ldpc (5G NR LDPC + QAM)")
+    bcr: str | None = scheme_option(None, help="bandwidth compression ratio k/n, e.g. 1/48 (required)")
+    mcs: str | None = scheme_option(None, help="ldpc: best, or a fixed MCS such as 16qam-r1/2")
+    outage: str | float | None = scheme_option(None, help="capacity on block fading: best, average or a probability")
+    training_data: str = scheme_option("photos", follows_data=True, help=(
+        "data spec whose training mean image (2,000 crops at the sent size) replaces an image whose file does not "
+        "fit or is lost; evaluate, grid and sweep default it to the data they evaluate on"))
+
+
+@register_scheme("separation", SeparationOptions)
+def build_separation(model, options: SeparationOptions) -> Scheme:
+    """A :class:`SeparationScheme` from :class:`SeparationOptions` (``codec`` and ``bcr`` required)."""
     if model is not None:
         raise ValueError("separation schemes have no weights")
-    if codec is None or bcr is None:
+    if options.codec is None or options.bcr is None:
         raise ValueError(
             "the separation scheme needs a codec and a BCR: --set codec=webp (jpeg, jpeg2000, webp, avif, heif) "
             "--set bcr=1/48"
         )
     link_options = {}
-    if code == "ldpc" and mcs is not None:
-        link_options["mcs"] = str(mcs)
-    elif code == "capacity" and outage is not None:
-        link_options["outage"] = outage
-    elif mcs is not None or outage is not None:
+    if options.code == "ldpc" and options.mcs is not None:
+        link_options["mcs"] = options.mcs
+    elif options.code == "capacity" and options.outage is not None:
+        link_options["outage"] = options.outage
+    elif options.mcs is not None or options.outage is not None:
         raise ValueError("mcs applies to code=ldpc, outage to code=capacity")
-    return SeparationScheme(build_codec(str(codec)), build_link(str(code), **link_options), str(bcr))
+    return SeparationScheme(build_codec(options.codec), build_link(options.code, **link_options), options.bcr,
+                            training_data=options.training_data)

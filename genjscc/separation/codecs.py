@@ -3,8 +3,8 @@
 A :class:`Codec` turns an image ``[3, H, W]`` float in [0, 1] into the *largest* file that
 fits ``max_bytes`` (binary search over the codec's quality setting) and back. "Does not
 fit" is a result (``None``), never an exception: header and container floors make tiny
-images cost several hundred bytes in every codec (measured at 64x64: WebP >= ~130 B,
-JPEG 2000 >= ~180 B, JPEG >= ~330 B, AVIF >= ~360 B, HEIF >= ~400 B).
+images cost about a hundred to several hundred bytes in every codec (each codec's floor at
+64x64: ``benchmarks/README.md``, "Measured without a script").
 
 Conventions:
 

@@ -4,7 +4,7 @@ Chain per image, for one MCS (modulation order ``m`` bits/symbol, code rate ``r`
 
     file bytes ─► [length field | file | zero fill] ─► scramble ─► 5G NR LDPC (rate-matched,
     interleaved) ─► BPSK / QPSK / 16-QAM / 64-QAM (unit average power) ─► channel
-    (AWGN, block or fast Rayleigh) ─► equalise with CSI ─► APP soft demapping ─►
+    (AWGN, block / fast Rayleigh, Rician, OFDM) ─► equalise with CSI ─► APP soft demapping ─►
     BP decoding (20 flooding iterations) ─► descramble ─► file
 
 * **Budget**: the ``k`` complex channel uses of an image are split into ``C`` equal
@@ -14,21 +14,25 @@ Chain per image, for one MCS (modulation order ``m`` bits/symbol, code rate ``r`
   zero fill, so every image occupies the same ``C s`` channel uses and the per-image power
   constraint holds on average (QAM points have unit mean power). An MCS with ``K < 12``
   (5G's minimum) carries nothing.
-* **Receiver**: with CSI, ZF gives ``y / h = x + w / h`` and the bias-removed LMMSE
-  estimate is the same, so both feed the demapper ``y / h`` with noise variance
-  ``sigma^2 / |h|^2`` per complex symbol (``sigma^2 = P / 10^(SNR/10)``). The LDPC link
-  needs a coherent receiver: ``csi="none"`` is refused.
+* **Receiver**: the channel's :meth:`~genjscc.channel.Channel.receive_soft` hands the
+  demapper unbiased symbol estimates and their noise variance per symbol. With a flat fade
+  ``h`` that is ``y / h = x + w / h`` (ZF; the bias-removed LMMSE estimate is the same) with
+  ``sigma^2 / |h|^2`` (``sigma^2 = P / 10^(SNR/10)``); over OFDM it is ``Y / H^`` per resource
+  element with ``(sigma^2 + e P) / |H^|^2``, ``e`` the channel estimate's error variance. The
+  LDPC link needs a coherent receiver: ``csi="none"`` and channels that state no variance are refused.
 * **Errors**: an image arrives only if every information bit of every codeword is right
   (a genie check standing in for the CRC of a real system); otherwise it is lost.
 * **MCS**: rates 1/3, 1/2, 2/3 with BPSK, QPSK, 16-QAM, 64-QAM (:data:`MCS_TABLE`).
   ``mcs="best"`` offers all twelve and the scheme keeps the one with the best realised
   mean PSNR at each SNR (every MCS sees the same fading and noise seed): an oracle choice,
   as in the literature's "best MCS per SNR" curves.
-* **Shortcuts** (decoding is the cost: ~10 kbit/s on a busy 2-core CPU):
+* **Shortcuts** (decoding is the cost: ``benchmarks/README.md``, ``separation_link.py``):
   (1) converse pruning: a codeword whose rate ``m r`` exceeds the capacity of the image's
-  realised channel, ``mean_j log2(1 + |h_j|^2 S 10^(margin/10))`` with a
-  ``prune_margin_db`` = 1 dB head-room, is counted as failed without decoding (no code
-  achieves that; the head-room covers lucky noise draws at these block lengths; tested);
+  realised channel as the receiver sees it, ``mean_j log2(1 + (P / v_j) 10^(margin/10))`` with
+  ``v_j`` the symbol's noise variance (``P / v_j = |h_j|^2 S`` with perfect CSI) and a
+  ``prune_margin_db`` = 1 dB head-room, is counted as failed without decoding (with perfect CSI
+  no code achieves that; with estimated CSI it is the rate the mismatched receiver's noise
+  allows; the head-room covers lucky noise draws at these block lengths; both tested);
   ``prune_margin_db=None`` decodes everything. (2) :attr:`LDPCLink.stop_when_all_arrive`:
   options are tried in order of decreasing budget, and once an MCS delivers every file it
   carried, lower-rate MCSs (smaller files, same or fewer images) are skipped.
@@ -44,7 +48,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from genjscc.channel import AWGN, Channel, noise_variance, snr_tensor
+from genjscc.channel import Channel
 from genjscc.separation.link import Link, LinkOption
 
 __all__ = ["MCS", "MCS_TABLE", "LDPCLink", "parse_mcs", "codeword_layout"]
@@ -137,29 +141,17 @@ class LDPCLink(Link):
         batch = len(files)
         sent = torch.tensor([f is not None for f in files], dtype=torch.bool)
         count, symbols, info = codeword_layout(k, mcs)
-        if not isinstance(channel, AWGN) and not hasattr(channel, "draw_fading"):
-            raise ValueError(f"the LDPC link computes its LLRs from a flat fading gain per symbol and cannot use "
-                             f"{channel.describe()}: use awgn, rayleigh, fast-rayleigh or rician")
-        if not isinstance(channel, AWGN) and getattr(channel, "csi", "none") == "none":
-            raise ValueError("the LDPC link needs a coherent receiver: use csi='mmse' or 'zf' for fading channels")
         if info == 0 or not sent.any():
             return torch.zeros(batch, dtype=torch.bool)
         # every image goes through the channel (an empty payload where no file fitted), so image i's
         # fading and noise do not depend on which other images fitted or were pruned
-        h = None
-        if not isinstance(channel, AWGN):
-            h = channel.draw_fading(torch.zeros(batch, count * symbols, dtype=torch.complex64), generator=generator)
-        decode = sent.clone()
-        if self.prune_margin_db is not None:
-            decode &= ~self.beyond_capacity(mcs, h, snr_db, batch)
         bits = torch.stack([self._payload(f or b"", count * info, option.budget_bytes) for f in files])
-        return self._transmit(bits.view(batch, count, info), mcs, symbols, channel, snr_db, h, decode, generator)
+        return self._transmit(bits.view(batch, count, info), mcs, symbols, channel, snr_db, sent, generator)
 
-    def beyond_capacity(self, mcs: MCS, h: Tensor | None, snr_db: float, batch: int) -> Tensor:
-        """``[B]`` bool: rate above the realised channel's capacity with ``prune_margin_db`` head-room."""
-        snr = 10.0 ** ((snr_db + self.prune_margin_db) / 10.0)
-        gain = torch.ones(batch, 1) if h is None else h.abs().square().reshape(batch, -1).double()
-        return torch.log2(1.0 + gain * snr).mean(dim=1) < mcs.rate
+    def beyond_capacity(self, mcs: MCS, snr: Tensor) -> Tensor:
+        """``[B]`` bool: rate above ``mean_j log2(1 + snr_j 10^(margin/10))``, ``snr [B, n]`` linear per symbol."""
+        head_room = 10.0 ** (self.prune_margin_db / 10.0)
+        return torch.log2(1.0 + snr.double() * head_room).mean(dim=1) < mcs.rate
 
     # ------------------------------------------------------------------ bits
 
@@ -194,8 +186,9 @@ class LDPCLink(Link):
         return self._blocks[key]
 
     def _transmit(self, bits: Tensor, mcs: MCS, symbols: int, channel: Channel, snr_db: float,
-                  h: Tensor | None, decode: Tensor, generator) -> Tensor:
-        """Send bits ``[B, C, K]``; decode the images where ``decode [B]``; ``[B]`` bool: all bits right."""
+                  decode: Tensor, generator) -> Tensor:
+        """Send bits ``[B, C, K]``; decode the images where ``decode [B]`` (less those pruned);
+        ``[B]`` bool: all bits right."""
         batch, count, info = bits.shape
         m = mcs.bits_per_symbol
         encoder, decoder, mapper, demapper = self._blocks_for(info, symbols * m, m)
@@ -203,18 +196,12 @@ class LDPCLink(Link):
             codewords = encoder(bits)  # [B, C, s m]
             x = mapper(codewords).reshape(batch, count * symbols)  # [B, C s] complex, unit mean power
             power = channel.power
-            z = (x * math.sqrt(power)).to(torch.complex64)
-            if h is None:
-                y = channel(z, snr_db, generator=generator)
-                gain = torch.ones(batch, 1)
-            else:
-                y = channel(z, snr_db, h=h, generator=generator)
-                y = _unbias(y, h, channel, snr_db)  # = y_raw / h
-                gain = torch.broadcast_to(h, z.shape).abs().square()
-            sigma2 = noise_variance(snr_tensor(snr_db, batch), power).unsqueeze(1)
-            no = (sigma2 / (power * gain.clamp_min(1e-12))).float()  # noise variance on y / h, per complex symbol
-            no = torch.broadcast_to(no, y.shape).reshape(batch, count, symbols)
-            llr = demapper((y / math.sqrt(power)).reshape(batch, count, symbols).to(x.dtype), no)
+            received = channel.receive_soft((x * math.sqrt(power)).to(torch.complex64), snr_db, generator=generator)
+            no = (received.noise_variance.cpu() / power).float()  # per complex symbol, unit-power constellation
+            if self.prune_margin_db is not None:
+                decode = decode & ~self.beyond_capacity(mcs, 1.0 / no.clamp_min(1e-12))
+            y = (received.symbols.cpu() / math.sqrt(power)).reshape(batch, count, symbols).to(x.dtype)
+            llr = demapper(y, no.reshape(batch, count, symbols))
             llr = llr.clamp(-50.0, 50.0)  # deep fades give huge LLRs; the decoder clips at 20 anyway
             ok = torch.zeros(batch, dtype=torch.bool)
             if decode.any():
@@ -257,16 +244,6 @@ def _rounds(total: int) -> list[int]:
         steps.append(min(10, total - done))
         done += steps[-1]
     return steps
-
-
-def _unbias(y: Tensor, h: Tensor, channel: Channel, snr_db: float) -> Tensor:
-    """Equalised output -> ``y_raw / h`` (ZF as is; LMMSE ``y h*/(|h|^2 + sigma^2/P)`` rescaled)."""
-    h = torch.broadcast_to(h, y.shape)
-    if channel.csi == "zf":
-        return y
-    inv_snr = noise_variance(snr_tensor(snr_db, y.shape[0]), channel.power).unsqueeze(1) / channel.power
-    gain = h.abs().square()
-    return y * (gain + inv_snr) / gain.clamp_min(1e-12)
 
 
 _SCRAMBLER: dict[int, np.ndarray] = {}

@@ -3,7 +3,7 @@
 A :class:`Link` offers one or more operating points (:class:`LinkOption`: a rate for the
 ideal code, an MCS for LDPC + QAM) at a given SNR. For each it states the byte budget that
 ``k`` complex channel uses allow and, given the files, which images arrive intact. An image
-that does not fit or does not arrive is replaced by the mean image (see ``scheme.py``).
+that does not fit or does not arrive is replaced by the mean image (see :mod:`genjscc.schemes.separation`).
 """
 
 from __future__ import annotations

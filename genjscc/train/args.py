@@ -2,20 +2,33 @@
 
 Kept apart from the trainers so that the command line can describe them without importing
 Lightning. ``TrainerOptions`` says *how* to run (Lightning flags, length, checkpoints);
-``DeepJSCCTrainArgs`` / ``StyleGAN2TrainArgs`` say *what* to train and are recorded in
-``run.json`` and the model card.
+``DeepJSCCTrainArgs`` / ``StyleGAN2TrainArgs`` / ``GenerativeJSCCTrainArgs`` say *what* to train
+and are recorded, flat, in ``run.json`` and the model card.
+
+What the trainers share is written once, with its checks: :class:`DataArgs` (the data),
+:class:`TrainingArgs` (batch, learning rate, seed, loader workers), :class:`LPIPSArgs` (the
+perceptual term) and :class:`ChannelArgs` (BCR, channel, SNR). A trainer re-declares a shared
+field only to give it its own default or help. The architecture flags of StyleGAN2 are fields of
+:class:`genjscc.models.configs.GeneratorConfig` (:func:`config_options`: their names and types
+come from the config), and every trainer builds its model config from the fields it shares with
+it by name (:func:`config_from`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import typing
+from dataclasses import dataclass, field, fields, make_dataclass
 from typing import TYPE_CHECKING
+
+from genjscc.models.configs import GeneratorConfig, matching_discriminator  # torch-free
 
 if TYPE_CHECKING:  # the checks import them when an argument object is made: `genjscc train X --help` needs no torch
     from genjscc.models.deepjscc import DeepJSCCConfig
-    from genjscc.models.stylegan2 import GeneratorConfig
+    from genjscc.models.generative_jscc import GenerativeJSCCConfig
 
-__all__ = ["flag_name", "option", "TrainerOptions", "parse_duration", "parse_snr_spec", "DataArgs", "DeepJSCCTrainArgs", "StyleGAN2TrainArgs", "GenerativeJSCCTrainArgs"]
+__all__ = ["flag_name", "option", "config_options", "config_from", "TrainerOptions", "parse_duration", "parse_snr_spec",
+           "DataArgs", "TrainingArgs", "LPIPSArgs", "ChannelArgs", "DeepJSCCTrainArgs", "StyleGAN2TrainArgs",
+           "GenerativeJSCCTrainArgs"]
 
 
 def flag_name(field_name: str) -> str:
@@ -31,6 +44,29 @@ def option(default, help: str, *flags: str, names_model: bool = False):
     ``names_model``: the value names a model (zoo name or path), resolved by the CLI.
     """
     return field(default=default, metadata={"help": help, "flags": flags, "names_model": names_model})
+
+
+def config_options(config_cls, options: dict[str, tuple]) -> type:
+    """A dataclass of argument fields that are fields of the model config ``config_cls``.
+
+    ``options`` maps a config field's name to its training default and its flag's help,
+    ``(default, help)``; the field's name and type are the config's, so a flag cannot drift from
+    the field it sets (:func:`config_from` passes it on by that name).
+    """
+    declared = {f.name for f in fields(config_cls)}
+    unknown = sorted(set(options) - declared)
+    if unknown:
+        raise TypeError(f"{config_cls.__name__} has no fields {unknown}")
+    hints = typing.get_type_hints(config_cls)
+    return make_dataclass(f"{config_cls.__name__}Options",
+                          [(name, hints[name], option(default, help)) for name, (default, help) in options.items()])
+
+
+def config_from(args, config_cls, **given):
+    """``config_cls`` built from the fields ``args`` shares with it by name, and ``given`` (the rest)."""
+    names = {f.name for f in fields(args)}
+    shared = {f.name: getattr(args, f.name) for f in fields(config_cls) if f.name in names}
+    return config_cls(**{**shared, **given})
 
 
 DATA_HELP = ("photos | deadleaves | folder:PATH | cifar10:PATH | prior:NAME[@PSI] (images of a StyleGAN2 prior, "
@@ -92,11 +128,15 @@ def parse_snr_spec(snr: str | float) -> tuple[float, float]:
 
 @dataclass
 class DataArgs:
-    """The training data of every trainer (the first flags of each ``genjscc train`` command)."""
+    """The training data of every trainer and its image side (the first flags of each ``genjscc train`` command)."""
 
     data: str = option("photos", DATA_HELP)
     skip_bad: bool = option(False, "folder data: skip unreadable image files (counted) instead of failing")
     resize_small: bool = option(False, "folder data: upscale images smaller than --size instead of failing")
+    size: int = option(64, "image side (px)")
+
+    def __post_init__(self):
+        """The root of the argument checks: each argument class checks its fields, then calls ``super()``."""
 
     def data_options(self) -> dict:
         """Keyword options of :func:`genjscc.data.load_dataset` for folder data."""
@@ -104,70 +144,110 @@ class DataArgs:
 
 
 @dataclass
-class DeepJSCCTrainArgs(DataArgs):
+class TrainingArgs(DataArgs):
+    """Data, batch, optimiser and seed: what every trainer takes (defaults and help of the most common case)."""
+
+    batch_size: int = option(32, "images per iteration (per device)")
+    lr: float = option(1e-3, "Adam learning rate (cosine decay to lr/20)")
+    seed: int = option(0, "seed of weights, data and channel draws")
+    workers: int = option(0, "data loader worker processes")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.lr <= 0:
+            raise ValueError(f"--lr must be > 0, got {self.lr}")
+
+
+@dataclass
+class LPIPSArgs(DataArgs):
+    """The perceptual term of ``MSE + λ·LPIPS`` (:class:`genjscc.train.losses.PerceptualDistortion`)."""
+
+    lpips_weight: float = option(0.0, "λ in MSE + λ·LPIPS")
+    lpips_net: str = option("vgg", "LPIPS backbone of the loss: vgg | alex")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.lpips_net not in ("vgg", "alex"):
+            raise ValueError(f"--lpips-net must be vgg or alex, got {self.lpips_net!r}")
+        if self.lpips_weight < 0:
+            raise ValueError(f"--lpips-weight must be >= 0, got {self.lpips_weight}")
+
+
+@dataclass
+class ChannelArgs(DataArgs):
+    """What a JSCC model is trained through: its BCR, the channel and the SNR (with ``size`` and the trainer's
+    encoder stride ``downsample``, the BCR gives the encoder's output channels)."""
+
+    bcr: str = option("1/48", "bandwidth compression ratio k/n")
+    channel: str = option("awgn", "awgn | rayleigh | fast-rayleigh")
+    snr: str = option("0", "training SNR in dB, or a range LOW,HIGH drawn per image", "--snr", "--snr-range")
+
+    def __post_init__(self):
+        from genjscc.channel.registry import build_channel
+
+        super().__post_init__()
+        parse_snr_spec(self.snr)
+        build_channel(self.channel)
+
+    def encoder_channels(self) -> int:
+        """C, the real encoder output channels that give ``bcr`` at ``size`` x ``size`` with stride ``downsample``."""
+        from genjscc.channel import bcr_to_channels
+
+        return bcr_to_channels(self.bcr, self.size, self.size, self.downsample)
+
+
+@dataclass
+class DeepJSCCTrainArgs(ChannelArgs, LPIPSArgs, TrainingArgs):
     """What ``genjscc train deepjscc`` trains (recorded in run.json and the model card)."""
 
     size: int = option(64, "training crop side (px)")
     bcr: str = option("1/48", "bandwidth compression ratio k/n, e.g. 1/12")
-    channel: str = option("awgn", "awgn | rayleigh | fast-rayleigh")
-    snr: str = option("0", "training SNR in dB, or a range LOW,HIGH drawn per image", "--snr", "--snr-range")
     snr_adaptive: bool = option(False, "ADJSCC SNR-attention modules (one model for an SNR range)")
     arch: str = option("paper", "backbone: paper (Bourtsoulatze five-conv stacks) | resgdn (residual GDN stages)")
     width: int = option(96, "resgdn: channels of the residual stages")
     downsample: int = option(8, "total encoder stride f (8 reaches BCR 1/6 .. 1/384)")
     filters: str = option("16,32,32,32", "paper: hidden widths of the 4 hidden layers")
     batch_size: int = option(64, "images per iteration (per device)")
-    lr: float = option(1e-3, "Adam learning rate (cosine decay to lr/20)")
-    lpips_weight: float = option(0.0, "λ in MSE + λ·LPIPS")
-    lpips_net: str = option("vgg", "LPIPS backbone of the loss: vgg | alex")
     seed: int = option(0, "seed of weights, crops and channel draws")
-    workers: int = option(0, "data loader worker processes")
     val_every: int = option(0, "validate on held-out crops every N iterations (0: never)")
     init: str = option("", "start from this model (zoo name or .safetensors; fine-tuning)", names_model=True)
 
     def __post_init__(self):
-        parse_snr_spec(self.snr)
+        super().__post_init__()
         try:
             self.model_config()
         except (TypeError, ValueError) as exc:
             raise ValueError(f"bad model arguments: {exc}") from None
-        from genjscc.channel_registry import build_channel
-
-        build_channel(self.channel)
-        if self.lpips_net not in ("vgg", "alex"):
-            raise ValueError(f"--lpips-net must be vgg or alex, got {self.lpips_net!r}")
-        if self.lpips_weight < 0 or self.lr <= 0:
-            raise ValueError(f"--lpips-weight must be >= 0 and --lr > 0, got {self.lpips_weight} and {self.lr}")
-        if self.batch_size < 1:
-            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
 
     def model_config(self) -> DeepJSCCConfig:
-        from genjscc.channel import bcr_to_channels
         from genjscc.models.deepjscc import DeepJSCCConfig
 
-        return DeepJSCCConfig(
-            channels=bcr_to_channels(self.bcr, self.size, self.size, self.downsample),
-            downsample=self.downsample,
-            filters=tuple(int(f) for f in self.filters.split(",")),
-            snr_adaptive=self.snr_adaptive,
-            arch=self.arch,
-            width=self.width,
-        )
+        return config_from(self, DeepJSCCConfig, channels=self.encoder_channels(),
+                           filters=tuple(int(f) for f in self.filters.split(",")))
+
+
+# the GeneratorConfig fields that are flags of the StyleGAN2 trainer: (training default, help); the defaults
+# make a small prior (GeneratorConfig's own, FFHQ-sized ones describe official files); size sets img_resolution
+STYLEGAN2_ARCHITECTURE = {
+    "z_dim": (256, "latent z dimension"),
+    "w_dim": (256, "intermediate w dimension"),
+    "mapping_layers": (4, "depth of the mapping network"),
+    "mapping_lr_multiplier": (0.01, "equalised-lr multiplier of the mapping network"),
+    "channel_base": (8192, "channels at resolution r: min(channel_base // r, channel_max)"),
+    "channel_max": (128, "largest channel count"),
+}
 
 
 @dataclass
-class StyleGAN2TrainArgs(DataArgs):
+class StyleGAN2TrainArgs(config_options(GeneratorConfig, STYLEGAN2_ARCHITECTURE), TrainingArgs):
     """What ``genjscc train stylegan2`` trains (recorded in run.json and the model card)."""
 
     size: int = option(64, "image side (a power of two >= 8)")
     batch_size: int = option(32, "real images per iteration (per device)")
-    z_dim: int = option(256, "latent z dimension")
-    w_dim: int = option(256, "intermediate w dimension")
-    mapping_layers: int = option(4, "depth of the mapping network")
-    mapping_lr_multiplier: float = option(0.01, "equalised-lr multiplier of the mapping network")
-    channel_base: int = option(8192, "channels at resolution r: min(channel_base // r, channel_max)")
-    channel_max: int = option(128, "largest channel count")
     lr: float = option(0.0025, "Adam lr of G and D (betas 0, 0.99)")
+    seed: int = option(0, "seed of weights, latents and crops")
     r1_gamma: float = option(0.05, "R1 weight gamma (0: off)")
     r1_every: int = option(16, "lazy R1 interval in D steps")
     ema_kimg: float = option(5.0, "EMA half-life of the generator in thousands of images")
@@ -176,13 +256,12 @@ class StyleGAN2TrainArgs(DataArgs):
     discriminator: str = option("plain", "plain (StyleGAN2 residual D on pixels) | projected-alex "
                                 "(trainable heads on frozen ImageNet AlexNet features, Projected-GAN style)")
     pool: int = option(0, "draw batches from a fixed pool of this many crops (fast on GPU); 0: stream crops")
-    seed: int = option(0, "seed of weights, latents and crops")
-    workers: int = option(0, "data loader worker processes")
     sample_every: int = option(500, "iterations between sample grids in RUN/samples (0: never)")
     kid_every: int = option(0, "iterations between KID evaluations (RUN/kid.jsonl; 0: only at the end)")
     kid_images: int = option(0, "generated images per KID evaluation (0: no KID)")
 
     def __post_init__(self):
+        super().__post_init__()
         if self.size < 8 or self.size & (self.size - 1):
             raise ValueError(f"--size must be a power of two >= 8, got {self.size}")
         from genjscc.models.projected_discriminator import DISCRIMINATORS  # lazy: it loads the metrics stack
@@ -192,30 +271,21 @@ class StyleGAN2TrainArgs(DataArgs):
         from genjscc.train.augment import DiffAugment
 
         DiffAugment(self.augment)  # checks the policy
-        if self.batch_size < 1:
-            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
 
     def generator_config(self) -> GeneratorConfig:
-        from genjscc.models.stylegan2 import GeneratorConfig
-
-        return GeneratorConfig(img_resolution=self.size, z_dim=self.z_dim, w_dim=self.w_dim, mapping_layers=self.mapping_layers,
-                               mapping_lr_multiplier=self.mapping_lr_multiplier, channel_base=self.channel_base,
-                               channel_max=self.channel_max)
+        return config_from(self, GeneratorConfig, img_resolution=self.size)
 
     def discriminator_config(self):
-        """``DiscriminatorConfig`` (plain) or ``ProjectedDiscriminatorConfig`` (projected-alex)."""
+        """``DiscriminatorConfig`` (plain: matching the generator) or ``ProjectedDiscriminatorConfig`` (projected-alex)."""
         from genjscc.models.projected_discriminator import ProjectedDiscriminatorConfig
-        from genjscc.models.stylegan2 import DiscriminatorConfig
 
         if self.discriminator == "projected-alex":
             return ProjectedDiscriminatorConfig(img_resolution=self.size)
-        return DiscriminatorConfig(img_resolution=self.size, channel_base=self.channel_base, channel_max=self.channel_max)
-
-
+        return matching_discriminator(self.generator_config())
 
 
 @dataclass
-class GenerativeJSCCTrainArgs(DataArgs):
+class GenerativeJSCCTrainArgs(ChannelArgs, LPIPSArgs, TrainingArgs):
     """What ``genjscc train generative`` trains (recorded in run.json and the model card)."""
 
     prior: str = option("stylegan2-photos64", "StyleGAN2 prior (zoo name or file load_stylegan2 reads): its config "
@@ -226,8 +296,6 @@ class GenerativeJSCCTrainArgs(DataArgs):
     init: str = option("", "start from this GenerativeJSCC (zoo name or file; fine-tuning, e.g. on photos after a run "
                        "on prior samples): its config must match this command's model", names_model=True)
     size: int = option(64, "image side (must equal the prior's resolution)")
-    bcr: str = option("1/48", "bandwidth compression ratio k/n")
-    channel: str = option("awgn", "awgn | rayleigh | fast-rayleigh")
     snr: str = option("-5,10", "training SNR in dB, or a range LOW,HIGH drawn per image", "--snr", "--snr-range")
     width: int = option(96, "residual-GDN width of the encoder and the head trunk")
     blocks: int = option(2, "residual blocks at the latent resolution")
@@ -243,34 +311,22 @@ class GenerativeJSCCTrainArgs(DataArgs):
                                   "|ŵ - w|² / |w - w_avg|² against the latent that made each training image (0: off)")
     latent_steps: int = option(0, "synthesis decoder on prior:NAME data: first iterations trained on the latent term "
                                "alone (the synthesis does not run: cheap), before the image loss starts")
-    batch_size: int = option(32, "images per iteration (per device)")
     lr: float = option(2e-4, "Adam learning rate of the encoder and the head trunk, DeepJSCC's parts (cosine to lr/20)")
     head_lr: float = option(1e-3, "Adam learning rate of the new layers that feed the prior (features, w codes, gain)")
     synthesis_lr: float = option(1e-4, "Adam learning rate of the synthesis blocks after the warm-up")
     freeze_synthesis: int = option(200, "iterations with the synthesis frozen (warm-up of the new head)")
     lpips_weight: float = option(0.1, "λ in MSE + λ·LPIPS")
-    lpips_net: str = option("vgg", "LPIPS backbone of the loss: vgg | alex")
     adversarial_weight: float = option(0.0, "weight of a non-saturating GAN term from a StyleGAN2 discriminator (0: off)")
     r1_gamma: float = option(0.05, "R1 weight of the discriminator (with --adversarial-weight)")
-    seed: int = option(0, "seed of weights, data and channel draws")
-    workers: int = option(0, "data loader worker processes")
     sample_every: int = option(500, "iterations between grids of held-out reconstructions in RUN/samples (0: never)")
 
     def __post_init__(self):
-        from genjscc.channel import bcr_to_channels
-        from genjscc.channel_registry import build_channel
-
-        parse_snr_spec(self.snr)
-        build_channel(self.channel)
-        bcr_to_channels(self.bcr, self.size, self.size, self.downsample)
-        if self.lpips_net not in ("vgg", "alex"):
-            raise ValueError(f"--lpips-net must be vgg or alex, got {self.lpips_net!r}")
-        for name in ("lpips_weight", "adversarial_weight", "r1_gamma", "synthesis_lr", "head_lr", "freeze_synthesis",
+        super().__post_init__()
+        self.encoder_channels()  # checks that the BCR is reachable
+        for name in ("adversarial_weight", "r1_gamma", "synthesis_lr", "head_lr", "freeze_synthesis",
                      "latent_weight", "latent_steps", "inject_resolution"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{flag_name(name)} must be >= 0, got {getattr(self, name)}")
-        if self.lr <= 0 or self.batch_size < 1:
-            raise ValueError(f"--lr must be > 0 and --batch-size >= 1, got {self.lr} and {self.batch_size}")
         if not self.prior:
             raise ValueError("--prior is required: a StyleGAN2 zoo name or file (its config shapes the decoder)")
         from genjscc.models.generative_jscc import DECODERS
@@ -284,9 +340,8 @@ class GenerativeJSCCTrainArgs(DataArgs):
         if self.latent_steps > 0 and self.latent_weight <= 0:
             raise ValueError("--latent-steps trains on the latent term alone: give it a --latent-weight > 0")
 
-    def model_config(self, generator_config: dict):
+    def model_config(self, generator_config: dict) -> GenerativeJSCCConfig:
         """The GenerativeJSCC config for a prior with ``generator_config`` (checked)."""
-        from genjscc.channel import bcr_to_channels
         from genjscc.models.generative_jscc import GenerativeJSCCConfig
 
         if generator_config["img_resolution"] != self.size:
@@ -294,8 +349,5 @@ class GenerativeJSCCTrainArgs(DataArgs):
             raise ValueError(f"the prior {self.prior} makes {r}x{r} images, not --size {self.size}: use --size {r} "
                              "or a prior of that size")
         inject = self.inject_resolution or (self.size if self.decoder == "residual" else 8)
-        return GenerativeJSCCConfig(
-            channels=bcr_to_channels(self.bcr, self.size, self.size, self.downsample), generator=generator_config,
-            downsample=self.downsample, width=self.width, blocks=self.blocks, snr_adaptive=True,
-            inject_resolution=inject, w_codes=self.w_codes, predict_noise=self.predict_noise, decoder=self.decoder,
-        )
+        return config_from(self, GenerativeJSCCConfig, channels=self.encoder_channels(), generator=generator_config,
+                           snr_adaptive=True, inject_resolution=inject)

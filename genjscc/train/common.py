@@ -45,14 +45,14 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 from torch.utils.data import DataLoader, Dataset
 
-from genjscc.atomic import atomic_path, atomic_write_text
+from genjscc.utils.atomic import atomic_path, atomic_write_text
 from genjscc.data import StreamSampler, TensorPool, load_dataset, pass_batch
 from genjscc.train.args import TrainerOptions, flag_name, parse_duration
 
 __all__ = [
     "TrainerOptions", "TrainingJob", "TrainingInterrupted", "RunControl", "AppendingCSVLogger", "checkpoint_iterations", "run_training", "make_trainer", "prepare_run_dir",
     "hardware_summary", "last_checkpoint", "parse_duration", "cosine_lr", "training_stream", "IntervalMeans",
-    "IntervalLogging", "single_gpu",
+    "IntervalLogging", "IterationCounter", "single_gpu",
 ]
 
 
@@ -142,6 +142,31 @@ class IntervalLogging:
         meter.add(values)
         if logging_step(self.trainer):
             self.log_dict({**meter.pop(), **host_values}, prog_bar=prog_bar)
+
+
+class IterationCounter:
+    """LightningModule mixin: ``self.iteration``, the iterations this run has completed, as one host int.
+
+    The training step reads it (lazy R1, warm-ups, schedules, sample intervals) without touching
+    the device, and calls :meth:`count_iteration` at its end. It is saved in the checkpoint
+    (``checkpoint["iteration"]``) and restored before training resumes; checkpoints written
+    before it existed held the count as a ``state_dict`` buffer ``iterations``, read instead.
+    Modules that override the checkpoint hooks call ``super()``.
+    """
+
+    iteration: int = 0
+
+    def count_iteration(self) -> None:
+        self.iteration += 1
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["iteration"] = self.iteration
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
+        legacy = checkpoint.get("state_dict", {}).pop("iterations", None)
+        self.iteration = int(checkpoint.get("iteration", 0 if legacy is None else legacy))
 
 
 def logging_step(trainer) -> bool:
@@ -509,6 +534,6 @@ def run_training(job: TrainingJob, out: Path, options: TrainerOptions, *, resume
         "wall_time_s_total": round(sum(s.get("wall_time_s") or 0.0 for s in sessions), 1),
         "iterations_per_s_last_session": round(iterations_now / max(wall, 1e-9), 2),
         "world_size": trainer.world_size,
-        "run_name": options.name or out.resolve().name,  # its name in result records (genjscc.weights.model_label)
+        "run_name": options.name or out.resolve().name,  # its name in result records (genjscc.utils.weights.model_label)
     }
     return job.export(module, trainer, args, info)

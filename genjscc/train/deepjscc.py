@@ -1,6 +1,6 @@
 """Training DeepJSCC end to end through a differentiable channel, with Lightning.
 
-Loss: MSE, or MSE + λ·LPIPS (:class:`genjscc.losses.PerceptualDistortion`). The SNR is fixed
+Loss: MSE, or MSE + λ·LPIPS (:class:`genjscc.train.losses.PerceptualDistortion`). The SNR is fixed
 or drawn per image uniformly from ``[low, high]`` dB. One iteration = one Adam step on one
 batch; the learning rate follows a cosine from ``lr`` to ``lr / 20`` over the run's steps.
 """
@@ -16,13 +16,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from genjscc.channel import parse_bcr, sample_snr_db
-from genjscc.channel_registry import build_channel
+from genjscc.channel.registry import build_channel
 from genjscc.data import load_dataset, stack
 from genjscc.metrics import psnr
 from genjscc.models.deepjscc import DeepJSCC, DeepJSCCConfig
 from genjscc.train.args import DeepJSCCTrainArgs, TrainerOptions, parse_snr_spec
 from genjscc.train.common import IntervalLogging, TrainingJob, cosine_lr, run_training, training_stream
-from genjscc.weights import save_weights
+from genjscc.utils.weights import save_weights
 
 __all__ = ["DeepJSCCModule", "DeepJSCCTrainArgs", "train_deepjscc", "parse_snr_spec"]
 
@@ -81,7 +81,7 @@ SESSION_FIELDS = ("workers", "val_every")
 def _build_loss(args: DeepJSCCTrainArgs) -> nn.Module | None:
     if args.lpips_weight <= 0:
         return None
-    from genjscc.losses import PerceptualDistortion
+    from genjscc.train.losses import PerceptualDistortion
 
     return PerceptualDistortion(mse=1.0, lpips=args.lpips_weight, net=args.lpips_net)
 

@@ -1,6 +1,6 @@
 """Training GenerativeJSCC end to end through the channel, on the shared run lifecycle.
 
-Loss per batch: ``MSE + λ·LPIPS-net`` (:class:`genjscc.losses.PerceptualDistortion`), plus, when
+Loss per batch: ``MSE + λ·LPIPS-net`` (:class:`genjscc.train.losses.PerceptualDistortion`), plus, when
 ``adversarial_weight > 0``, ``weight · softplus(-D(x̂))`` from a StyleGAN2 discriminator trained
 alongside (logistic loss, lazy R1 every 16 steps). The SNR is drawn per image uniformly from
 ``[low, high]`` dB. The synthesis blocks are frozen for ``freeze_synthesis`` iterations (their
@@ -29,26 +29,30 @@ import torch
 from torch import Tensor
 
 from genjscc.channel import sample_snr_db
-from genjscc.channel_registry import build_channel
-from genjscc.compile import compile_forward, eager_forward
+from genjscc.channel.registry import build_channel
+from genjscc.utils.compile import compile_forward
 from genjscc.data import load_dataset, stack
-from genjscc.images import image_grid, save_image
-from genjscc.losses import PerceptualDistortion, d_logistic_loss, g_nonsaturating_loss, r1_penalty
+from genjscc.utils.images import image_grid, save_image
+from genjscc.train.losses import PerceptualDistortion, StyleGAN2Loss
 from genjscc.metrics import psnr
 from genjscc.models.deepjscc import DeepJSCC
 from genjscc.models.generative_jscc import GenerativeJSCC, GenerativeJSCCConfig
-from genjscc.models.stylegan2 import Discriminator, DiscriminatorConfig, load_stylegan2
+from genjscc.models.configs import matching_discriminator
+from genjscc.models.stylegan2 import Discriminator, load_stylegan2
 from genjscc.train.args import GenerativeJSCCTrainArgs, TrainerOptions, parse_snr_spec
-from genjscc.train.common import IntervalLogging, TrainingJob, cosine_lr, run_training, training_stream
-from genjscc.weights import save_weights
+from genjscc.train.common import IntervalLogging, IterationCounter, TrainingJob, cosine_lr, run_training, training_stream
+from genjscc.utils.weights import save_weights
 
 __all__ = ["GenerativeJSCCModule", "train_generative", "generative_card"]
 
 R1_EVERY = 16
 
 
-class GenerativeJSCCModule(IntervalLogging, L.LightningModule):
-    """LightningModule around :class:`GenerativeJSCC` (manual optimisation: model, and D when adversarial)."""
+class GenerativeJSCCModule(IterationCounter, IntervalLogging, L.LightningModule):
+    """LightningModule around :class:`GenerativeJSCC` (manual optimisation: model, and D when adversarial).
+
+    The adversarial term is the generator phase of :class:`genjscc.train.losses.StyleGAN2Loss` on the
+    reconstructions, and D trains with its discriminator phase (no augmentation, lazy R1 every 16 steps)."""
 
     def __init__(self, config: dict, channel: str = "awgn", snr_low: float = -5.0, snr_high: float = 10.0,
                  lr: float = 2e-4, synthesis_lr: float = 1e-4, freeze_synthesis: int = 0, lpips_weight: float = 0.1,
@@ -61,13 +65,10 @@ class GenerativeJSCCModule(IntervalLogging, L.LightningModule):
         self.model = GenerativeJSCC(GenerativeJSCCConfig(**config))
         self.channel = build_channel(channel)
         self.loss = PerceptualDistortion(mse=1.0, lpips=lpips_weight, net=lpips_net)
-        self.D = None
+        self.D, self.gan_loss = None, None
         if adversarial_weight > 0:
-            g = self.model.config.generator
-            self.D = Discriminator(DiscriminatorConfig(img_resolution=g["img_resolution"], channel_base=g["channel_base"],
-                                                       channel_max=g["channel_max"]))
-        self.register_buffer("iterations", torch.zeros((), dtype=torch.long))
-        self.iteration_count = 0  # host mirror of the buffer, read by the step (set in on_train_start)
+            self.D = Discriminator(matching_discriminator(self.model.config.generator))
+            self.gan_loss = StyleGAN2Loss(self.D, r1_gamma=r1_gamma, r1_every=R1_EVERY)
         self.run_dir: Path | None = None
         self.sample_every = 0
         self.sample_images: Tensor | None = None
@@ -81,7 +82,7 @@ class GenerativeJSCCModule(IntervalLogging, L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         hp = self.hparams
-        step = self.iteration_count
+        step = self.iteration
         optimisers = self.optimizers()
         opt = optimisers[0] if isinstance(optimisers, list) else optimisers
         self._set_learning_rates(opt, step)
@@ -99,18 +100,15 @@ class GenerativeJSCCModule(IntervalLogging, L.LightningModule):
             loss = loss + hp.latent_weight * latent
             logs["train/latent"] = latent
         if self.D is not None and not latent_only:
-            self.D.requires_grad_(False)
-            adversarial = g_nonsaturating_loss(self.D(recon * 2 - 1))
+            adversarial = self.gan_loss.generator_main(recon * 2 - 1)
             loss = loss + hp.adversarial_weight * adversarial
             logs["train/adversarial"] = adversarial
-            self.D.requires_grad_(True)
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         opt.step()
         if self.D is not None and not latent_only:
             self._discriminator_step(optimisers[1], images, recon.detach(), step, logs)
-        self.iterations += 1
-        self.iteration_count += 1
+        self.count_iteration()
         logs["train/loss"] = loss
         with torch.no_grad():
             if recon is not None:
@@ -135,16 +133,12 @@ class GenerativeJSCCModule(IntervalLogging, L.LightningModule):
             compile_forward(self.D, "D")
 
     def _discriminator_step(self, opt_d, real: Tensor, fake: Tensor, step: int, logs: dict) -> None:
-        do_r1 = self.hparams.r1_gamma > 0 and step % R1_EVERY == 0
-        real_in = (real * 2 - 1).detach().requires_grad_(do_r1)
-        real_logits = (eager_forward(self.D) if do_r1 else self.D)(real_in)
-        loss_d = d_logistic_loss(real_logits, self.D(fake * 2 - 1))
-        if do_r1:
-            loss_d = loss_d + r1_penalty(real_logits, [real_in]) * (self.hparams.r1_gamma / 2) * R1_EVERY
+        """One D step on images ``real`` and reconstructions ``fake`` in [0, 1] (D sees them in [-1, 1])."""
+        d = self.gan_loss.discriminator_main(real * 2 - 1, fake * 2 - 1, regularise=self.gan_loss.r1_due(step))
         opt_d.zero_grad(set_to_none=True)
-        self.manual_backward(loss_d)
+        self.manual_backward(d.total)
         opt_d.step()
-        logs["train/loss_d"] = loss_d
+        logs["train/loss_d"] = d.total
 
     def configure_optimizers(self):
         """Three groups: DeepJSCC's parts (encoder, head trunk: ``lr``), the layers that feed the prior
@@ -159,11 +153,8 @@ class GenerativeJSCCModule(IntervalLogging, L.LightningModule):
             return opt
         return [opt, torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.0, 0.99))]
 
-    def on_train_start(self):
-        self.iteration_count = int(self.iterations)  # restored by a resume
-
     def on_train_batch_end(self, outputs, batch, batch_idx):
-        it = self.iteration_count
+        it = self.iteration
         if self.trainer.global_rank == 0 and self.run_dir is not None and self.sample_every and it % self.sample_every == 0:
             self.save_samples(self.run_dir / "samples" / f"iter{it:07d}.png")
 

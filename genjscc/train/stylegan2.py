@@ -31,17 +31,17 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from genjscc.compile import compile_forward, eager_forward
+from genjscc.utils.compile import compile_forward
 from genjscc.data import crop_pool, load_dataset, stack
-from genjscc.images import image_grid, save_image
-from genjscc.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
+from genjscc.utils.images import image_grid, save_image
+from genjscc.train.losses import StyleGAN2Loss
 from genjscc.models.projected_discriminator import DISCRIMINATORS, ProjectedDiscriminator, ProjectedDiscriminatorConfig
 from genjscc.models.stylegan2 import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from genjscc.train.augment import DiffAugment
 from genjscc.train.args import StyleGAN2TrainArgs, TrainerOptions
-from genjscc.train.common import IntervalLogging, TrainingJob, run_training, single_gpu, training_stream
+from genjscc.train.common import IntervalLogging, IterationCounter, TrainingJob, run_training, single_gpu, training_stream
 from genjscc.train.ema import EMA, ema_beta
-from genjscc.weights import save_weights
+from genjscc.utils.weights import save_weights
 
 __all__ = ["StyleGAN2Module", "StyleGAN2TrainArgs", "train_stylegan2", "style_mixed_ws"]
 
@@ -61,7 +61,11 @@ def style_mixed_ws(G: Generator, z: Tensor, probability: float, update_w_avg: bo
     return ws
 
 
-class StyleGAN2Module(IntervalLogging, L.LightningModule):
+class StyleGAN2Module(IterationCounter, IntervalLogging, L.LightningModule):
+    """G, D and the EMA generator G_ema; one iteration = the discriminator phase then the generator phase of
+    :class:`genjscc.train.losses.StyleGAN2Loss` on one batch. ``iteration`` (:class:`IterationCounter`) and
+    ``images_seen`` (images of all processes, for the EMA ramp and kimg) are host ints saved in the checkpoint."""
+
     def __init__(self, g_config: dict, d_config: dict, lr_g: float = 0.0025, lr_d: float = 0.0025,
                  r1_gamma: float = 0.05, r1_every: int = 16, ema_kimg: float = 5.0, ema_rampup: float = 0.05,
                  augment: str = "color,translation,cutout", style_mixing: float = 0.9, seed: int = 0,
@@ -76,13 +80,12 @@ class StyleGAN2Module(IntervalLogging, L.LightningModule):
             self.D = ProjectedDiscriminator(ProjectedDiscriminatorConfig(**d_config))
         else:
             raise ValueError(f"discriminator must be one of {', '.join(DISCRIMINATORS)}, got {discriminator!r}")
-        self.projected = discriminator != "plain"
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.ema = EMA(self.G, self.G_ema)
         self.augment = DiffAugment(augment)
-        self.register_buffer("images_seen", torch.zeros((), dtype=torch.long))
-        self.register_buffer("iterations", torch.zeros((), dtype=torch.long))
-        self.iteration_count, self.images_count = 0, 0  # host mirrors of the two buffers (on_train_start)
+        self.gan_loss = StyleGAN2Loss(self.D, r1_gamma=r1_gamma, r1_every=r1_every, augment=self.augment,
+                                      frozen_features=discriminator != "plain")
+        self.images_seen = 0
         self.run_dir: Path | None = None
         self.sample_every, self.kid_every, self.kid_images = 0, 0, 0
         self.kid_sources: dict[str, Tensor] = {}  # name -> real images [N, 3, S, S] in [0, 1]
@@ -105,50 +108,25 @@ class StyleGAN2Module(IntervalLogging, L.LightningModule):
         real = batch.float() / 127.5 - 1 if batch.dtype == torch.uint8 else batch * 2 - 1
         n = real.shape[0]
         opt_g, opt_d = self.optimizers()
-        hp = self.hparams
-        # discriminator: softplus(D(fake)) + softplus(-D(real)), plus lazy R1 on reals
         with torch.no_grad():
             fake = self.G.synthesis(self._ws(n, update_w_avg=False), noise_mode="random")
-        do_r1 = hp.r1_every > 0 and hp.r1_gamma > 0 and self.iteration_count % hp.r1_every == 0
-        logs = {}
-        if self.projected:  # frozen backbone without autograd; R1 on the heads' inputs
-            with torch.no_grad():
-                feats = self.D.features(torch.cat([self.augment(real), self.augment(fake)]))
-            real_in = [f[:n].requires_grad_(do_r1) for f in feats]
-            real_logits = self.D.logits(real_in)
-            fake_logits = self.D.logits([f[n:] for f in feats])
-        else:
-            real_in = [real.detach().requires_grad_(do_r1)]
-            real_logits = (eager_forward(self.D) if do_r1 else self.D)(self.augment(real_in[0]))
-            fake_logits = self.D(self.augment(fake))
-        loss_d = d_logistic_loss(real_logits, fake_logits)
-        if do_r1:
-            r1 = r1_penalty(real_logits, real_in)
-            loss_d = loss_d + r1 * (hp.r1_gamma / 2) * hp.r1_every
-            logs["train/r1"] = r1
+        d = self.gan_loss.discriminator_main(real, fake, regularise=self.gan_loss.r1_due(self.iteration))
         opt_d.zero_grad(set_to_none=True)
-        self.manual_backward(loss_d)
+        self.manual_backward(d.total)
         opt_d.step()
-        # generator: softplus(-D(G(z)))
-        self.D.requires_grad_(False)
         fake = self.G.synthesis(self._ws(n, update_w_avg=True), noise_mode="random")
-        loss_g = g_nonsaturating_loss(self.D(self.augment(fake)))
+        loss_g = self.gan_loss.generator_main(fake)
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(loss_g)
         opt_g.step()
-        self.D.requires_grad_(True)
-        self._update_ema(n)
-        self.images_seen += n * self.trainer.world_size
-        self.iterations += 1
-        self.images_count += n * self.trainer.world_size
-        self.iteration_count += 1
-        self.log_interval({**logs, "train/loss_d": loss_d, "train/loss_g": loss_g,
-                           "train/real_logit": real_logits.mean(), "train/fake_logit": fake_logits.mean()},
-                          kimg=self.images_count / 1000)
-
-    def _update_ema(self, n: int) -> None:
-        hp = self.hparams
-        self.ema.update(ema_beta(n * self.trainer.world_size, self.images_count, hp.ema_kimg * 1000, hp.ema_rampup))
+        images = n * self.trainer.world_size
+        self.ema.update(ema_beta(images, self.images_seen, self.hparams.ema_kimg * 1000, self.hparams.ema_rampup))
+        self.images_seen += images
+        self.count_iteration()
+        logs = {} if d.r1 is None else {"train/r1": d.r1}
+        self.log_interval({**logs, "train/loss_d": d.total, "train/loss_g": loss_g,
+                           "train/real_logit": d.real_logits.mean(), "train/fake_logit": d.fake_logits.mean()},
+                          kimg=self.images_seen / 1000)
 
     def configure_optimizers(self):
         hp = self.hparams
@@ -159,13 +137,10 @@ class StyleGAN2Module(IntervalLogging, L.LightningModule):
 
     # -- monitoring
     def on_train_start(self):
-        # host copies of the counters (after a resume: of the restored buffers): the step reads
-        # these, never the device buffers, so that it does not wait for the GPU
-        self.iteration_count, self.images_count = int(self.iterations), int(self.images_seen)
-        self.session_start_images = self.images_count
+        self.session_start_images = self.images_seen
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
-        it = self.iteration_count
+        it = self.iteration
         if self.trainer.global_rank != 0 or self.run_dir is None:
             return
         if self.sample_every and it % self.sample_every == 0:
@@ -195,7 +170,7 @@ class StyleGAN2Module(IntervalLogging, L.LightningModule):
             if name not in self._kid_real:
                 self._kid_real[name] = inception_features(images.to(self.device)).numpy()
         fake = inception_features(self.generate(self.kid_images, seed=1)).numpy()
-        record = {"iteration": int(self.iterations), "kimg": float(self.images_seen) / 1000}
+        record = {"iteration": self.iteration, "kimg": self.images_seen / 1000}
         for name, real in self._kid_real.items():
             # half-size subsets, so that the spread over subsets means something
             mean, std = kernel_inception_distance(fake, real, subsets=50, subset_size=max(2, min(len(fake), len(real)) // 2))
@@ -212,16 +187,20 @@ class StyleGAN2Module(IntervalLogging, L.LightningModule):
 
     def export(self, path: Path, extra: dict | None = None, card: str | None = None) -> Path:
         meta = {"kind": "stylegan2", "config": self.G_ema.config.to_dict(), "discriminator": self.D.config.to_dict(),
-                "training": {**(self.export_info or {}), "images_seen": int(self.images_seen), "iterations": int(self.iterations)},
+                "training": {**(self.export_info or {}), "images_seen": self.images_seen, "iterations": self.iteration},
                 **(extra or {})}
         return save_weights(path, self.G_ema.state_dict(), meta, card=card)
 
     def on_save_checkpoint(self, checkpoint):
-        checkpoint["best_kid"] = self.best_kid
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["best_kid"], checkpoint["images_seen"] = self.best_kid, self.images_seen
 
     def on_load_checkpoint(self, checkpoint):
+        super().on_load_checkpoint(checkpoint)
         self.best_kid = checkpoint.get("best_kid", math.inf)
         state = checkpoint["state_dict"]
+        legacy = state.pop("images_seen", None)  # a buffer in checkpoints written before the host count
+        self.images_seen = int(checkpoint.get("images_seen", 0 if legacy is None else legacy))
         for key, value in self.state_dict().items():  # fixed filter buffers added after older checkpoints
             if key.endswith("resample_filter"):
                 state.setdefault(key, value)
@@ -264,11 +243,11 @@ def _export(module: StyleGAN2Module, trainer, args: StyleGAN2TrainArgs, info: di
     module.to(trainer.strategy.root_device)
     record = module.evaluate_kid(log=False) if args.kid_images else {}
     module.save_samples(out / "samples" / "final.png")
-    session_images = int(module.images_seen) - module.session_start_images
+    session_images = module.images_seen - module.session_start_images
     module.export_info = {**asdict(args), **info,
                           "images_per_s_last_session": round(session_images / max(info["wall_time_s_last_session"], 1e-9), 1)}
     extra = {"metrics": record} if record else {}
-    meta_preview = {"training": {**module.export_info, "images_seen": int(module.images_seen), "iterations": int(module.iterations)},
+    meta_preview = {"training": {**module.export_info, "images_seen": module.images_seen, "iterations": module.iteration},
                     "config": module.G_ema.config.to_dict(), **extra}
     return module.export(out / "model.safetensors", extra=extra, card=stylegan2_card(meta_preview, out))
 

@@ -293,7 +293,7 @@ def load_generator_state(path: str | Path) -> tuple[GeneratorConfig, dict[str, T
     if not path.exists():
         raise FileNotFoundError(f"no StyleGAN2 file at {path}")
     if path.suffix == ".safetensors":
-        from genjscc.weights import load_weights
+        from genjscc.utils.weights import load_weights
 
         state, meta = load_weights(path, kind="stylegan2")
         try:

@@ -18,11 +18,12 @@ stop=j, return_features=True)``, ``G.synthesis.noise_buffers()``, ``G.w_avg``.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import torch
 from torch import Tensor, nn
 
+from genjscc.models.configs import DiscriminatorConfig, GeneratorConfig  # noqa: F401  (re-exported)
 from genjscc.models.stylegan2.ops import (  # noqa: F401  (re-exported)
     SQRT2,
     Conv2dLayer,
@@ -221,23 +222,6 @@ class MappingNetwork(nn.Module):
 # ----------------------------------------------------------------------------- generator
 
 
-@dataclass
-class GeneratorConfig:
-    img_resolution: int = 64        # output side, a power of two >= 4
-    z_dim: int = 512                # input latent size
-    w_dim: int = 512                # intermediate latent (style) size
-    img_channels: int = 3
-    mapping_layers: int = 8         # depth of the mapping network
-    mapping_lr_multiplier: float = 0.01  # equalised-lr multiplier of the mapping network
-    channel_base: int = 32768       # channels at resolution r: min(channel_base // r, channel_max)
-    channel_max: int = 512
-    conv_clamp: float | None = None  # clamp conv outputs to ±X (official configs: 256)
-    w_avg_beta: float = 0.995       # decay of the tracked w average during training
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
 class Generator(nn.Module):
     """``G(z, truncation_psi, truncation_cutoff, noise_mode)`` = ``G.synthesis(G.mapping(z, ...))``."""
 
@@ -264,20 +248,6 @@ class Generator(nn.Module):
 
 
 # ----------------------------------------------------------------------------- discriminator
-
-
-@dataclass
-class DiscriminatorConfig:
-    img_resolution: int = 64
-    img_channels: int = 3
-    channel_base: int = 32768
-    channel_max: int = 512
-    mbstd_group_size: int = 4       # minibatch-stddev group size
-    mbstd_num_channels: int = 1
-    conv_clamp: float | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class DiscriminatorBlock(nn.Module):

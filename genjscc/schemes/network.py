@@ -1,0 +1,48 @@
+"""The schemes that are one trained network: every :class:`~genjscc.models.base.JSCCModel` kind, one builder.
+
+:data:`NETWORKS` maps a scheme kind (the ``kind`` in the network's weight file) to its model class;
+each kind is registered with a builder that loads the weight file into a
+:class:`~genjscc.schemes.base.NetworkScheme` (encoder -> power norm -> channel -> decoder, in
+inference mode). A new network kind is one more row here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from genjscc.models.base import JSCCModel
+from genjscc.models.deepjscc import DeepJSCC
+from genjscc.models.generative_jscc import GenerativeJSCC
+from genjscc.schemes.base import NetworkOptions, NetworkScheme, Scheme, SchemeBuilder, register_scheme
+from genjscc.utils.weights import model_label
+
+__all__ = ["NETWORKS", "network_scheme"]
+
+NETWORKS: dict[str, type[JSCCModel]] = {
+    "deepjscc": DeepJSCC,  # DeepJSCC, both backbones, SNR-adaptive or not
+    "generative": GenerativeJSCC,  # GenerativeJSCC, residual or synthesis decoder
+}
+
+
+def network_scheme(kind: str, path: str | Path, *, compile: bool = False) -> NetworkScheme:
+    """The scheme of the ``kind`` network in weight file ``path``; ``compile``: its networks through
+    ``torch.compile`` (pays on large evaluations). A file of another kind is a ``WeightsError``."""
+    scheme = NetworkScheme(NETWORKS[kind].from_weights(path), model_label(path), compile=compile)
+    scheme.weight_files = (Path(path),)
+    return scheme
+
+
+def _builder(kind: str) -> SchemeBuilder:
+    def build(model: Path | None, options: NetworkOptions) -> Scheme:
+        if model is None:
+            raise ValueError(f"the {kind} scheme needs trained weights: give a zoo name or a .safetensors path")
+        return network_scheme(kind, model, compile=options.compile)
+
+    build.__name__ = build.__qualname__ = f"build_{kind}"
+    build.__doc__ = (f"``model``: a {NETWORKS[kind].__name__} weight file (zoo names are resolved by "
+                     ":func:`genjscc.schemes.build_scheme`); ``options.compile``: run its networks through ``torch.compile``.")
+    return build
+
+
+for _kind in NETWORKS:
+    register_scheme(_kind, NetworkOptions)(_builder(_kind))
