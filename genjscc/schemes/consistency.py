@@ -33,7 +33,7 @@ Why a soft weight and a cap rather than a hard choice (measured on cached solves
 ``benchmarks/inverse_decision_rules.py``; README, InverseJSCC): at −5 dB the channel noise hides
 much of the difference between a photo's G and the photo, so no statistic the receiver has
 separates photos from prior images well (AUC at most 0.79 at 1/48 and 0.84 at 1/192 over 13
-candidates; 0.94–0.99 for L at 0 dB), and a photo's G loses 1–4 dB PSNR; part-way blends lose
+candidates; 0.94–1.00 for L at 0 and 5 dB), and a photo's G loses 1–4 dB PSNR; part-way blends lose
 far less, while on prior images G's LPIPS gain comes mostly in the first part of the way (α = 0.5
 gives about 70 % of it, α = 0.8 about 93 %). b and γ were chosen on those measurements.
 
