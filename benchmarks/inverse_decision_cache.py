@@ -79,7 +79,8 @@ def main() -> None:
         options["steps"] = args.steps
     scheme = build_scheme("inverse", **options)
     channel = build_channel(args.channel)
-    folder = args.out / Path(args.jscc).stem / f"{args.channel}_{args.snr:g}dB" / (f"steps{args.steps}" if args.steps else "default")
+    budget = f"steps{args.steps}" if args.steps else "default"
+    folder = args.out / Path(args.jscc).stem / f"{args.channel}_{args.snr:g}dB" / budget
     folder.mkdir(parents=True, exist_ok=True)
     truncation = ConsistencyTest().truncation
     counts = {"calibration": args.calibration, "in_range": args.in_range, "photos": args.photos}

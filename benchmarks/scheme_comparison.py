@@ -74,7 +74,8 @@ def read_cached_solves(scheme, folder: Path) -> None:
 
     def cached(observed, seeds):
         try:
-            return SimpleNamespace(images=torch.stack([solves[x.cpu().contiguous().numpy().tobytes()] for x in observed]))
+            found = [solves[x.cpu().contiguous().numpy().tobytes()] for x in observed]
+            return SimpleNamespace(images=torch.stack(found))
         except KeyError:
             raise SystemExit(f"an x̂ has no cached solve in {folder}: extend the cache to these images") from None
 
@@ -113,7 +114,8 @@ def main() -> None:
         scheme = build_scheme(spec, **options)
         for snr in snrs:
             if args.solves is not None and scheme.kind == "inverse":
-                read_cached_solves(scheme, args.solves / Path(options["jscc"]).stem / f"{args.channel}_{snr:g}dB" / "default")
+                point = Path(options["jscc"]).stem, f"{args.channel}_{snr:g}dB", "default"
+                read_cached_solves(scheme, args.solves.joinpath(*point))
             outputs: dict[tuple[str, str], list[torch.Tensor]] = {}
             reports: dict[str, list[torch.Tensor]] = {}
             started = time.time()

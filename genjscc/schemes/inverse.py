@@ -185,7 +185,7 @@ class InverseOptions:
     consistency_blend: float = scheme_option(ConsistencyTest.blend, help="b: the most of G sent, x̂ + b (G - x̂)")
     consistency_power: float = scheme_option(ConsistencyTest.power, help="γ: weight b · p-value^γ")
     consistency_quantile: float | None = scheme_option(None, help="q: a hard test instead (weight b where the "
-                                                                  "statistic is at most its q-quantile on prior samples)")
+                                                                  "statistic is at most its q-quantile in range)")
     consistency_samples: int = scheme_option(64, help="prior samples per (channel, SNR) in the calibration")
     consistency_truncation: float = scheme_option(DEFAULT_TRUNCATION, help="truncation ψ of those samples")
 
