@@ -1,8 +1,9 @@
 """The ``inverse`` scheme (InverseJSCC): a DeepJSCC whose output is cleaned by inverting a StyleGAN2 prior.
 
 ``x̂ = DeepJSCC(x)`` through the channel, then ILO (:func:`genjscc.inversion.invert`) finds the
-prior image ``G`` closest to x̂ under ``λ_mse·MSE + λ_lpips·LPIPS-VGG`` and sends ``G`` out. The
-receiver needs nothing beyond x̂, so the scheme costs the DeepJSCC's bandwidth exactly.
+prior image ``G`` closest to x̂ under ``λ_mse·MSE + λ_lpips·LPIPS-VGG`` and sends ``G`` out (with the
+consistency test, ``x̂ + α (G − x̂)``). The receiver needs nothing beyond what the DeepJSCC receiver
+has (the received symbols and x̂), so the scheme costs the DeepJSCC's bandwidth exactly.
 
 Options (:class:`InverseOptions`, ``--set key=value``): ``jscc`` (DeepJSCC zoo name or file,
 required), ``prior`` (StyleGAN2 zoo name or any file ``load_stylegan2`` reads), every field of the
