@@ -82,10 +82,9 @@ def transmit(
     """Send one image through MODEL over the channel and save what arrives."""
     import torch
 
-    from genjscc.data import DataError, load_image, save_image
     from genjscc.evaluation.evaluate import transmit_checked
-    from genjscc.utils.images import ImageSizeError
     from genjscc.metrics import psnr
+    from genjscc.utils.images import DataError, ImageSizeError, load_image, save_image
 
     check_device(device)
     parse_snr_list(str(snr))

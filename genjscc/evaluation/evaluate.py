@@ -19,7 +19,6 @@ import torch
 from torch import Tensor
 
 from genjscc.channel import Channel
-from genjscc.data import test_spec
 from genjscc.evaluation.records import Record
 from genjscc.metrics import DEFAULT_METRICS, PER_IMAGE_METRICS, SET_METRICS, ms_ssim_setting
 from genjscc.schemes import Scheme, Stage, Transmission
@@ -100,6 +99,8 @@ def evaluate(
     bcr = scheme.bcr(height, width)
     bcr_text = str(bcr) if bcr is not None else ""
     records = []
+    from genjscc.data import test_spec  # here, not at import: sending one image needs no data specs
+
     data_label = test_spec(data)
     identities: dict[str, tuple[str, str]] = {}  # output label -> (weights' content hash, options as JSON)
 

@@ -2,7 +2,8 @@
 
 Built-ins: ``deepjscc`` and ``generative`` (:mod:`.network`, a trained DeepJSCC or GenerativeJSCC),
 ``inverse`` (:mod:`.inverse`, DeepJSCC + ILO on a StyleGAN2 prior) and ``separation``
-(:mod:`.separation`, codec + channel code). :func:`build_scheme` accepts a scheme kind
+(:mod:`.separation`, codec + channel code); the last two are imported when first asked for
+(:data:`~genjscc.schemes.base.LAZY_SCHEMES`). :func:`build_scheme` accepts a scheme kind
 (``"separation"``), a zoo name or a weight path (the kind is read from the file)::
 
     build_scheme("deepjscc-64-bcr1_48")
@@ -17,10 +18,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from genjscc.schemes import network as _network  # noqa: F401  registers "deepjscc" and "generative"
-from genjscc.schemes import inverse as _inverse  # noqa: F401  registers "inverse"
-from genjscc.schemes import separation as _separation  # noqa: F401  registers "separation"
 from genjscc.schemes.base import (
     ENTRY_POINT_GROUP,
+    LAZY_SCHEMES,
     SCHEMES,
     Scheme,
     SchemeBuilder,
@@ -29,20 +29,21 @@ from genjscc.schemes.base import (
     build_from_registry,
     register_scheme,
     scheme_entry,
+    scheme_kinds,
     scheme_option_fields,
 )
 from genjscc.utils.weights import read_metadata
 from genjscc.zoo import ZOO, resolve_model
 
 __all__ = [
-    "Scheme", "Transmission", "Stage", "SCHEMES", "SchemeBuilder", "register_scheme", "build_scheme", "scheme_entry",
+    "Scheme", "Transmission", "Stage", "SCHEMES", "SchemeBuilder", "register_scheme", "build_scheme", "scheme_entry", "scheme_kinds",
     "scheme_option_fields", "scheme_kind", "build_scheme_for_data", "ENTRY_POINT_GROUP",
 ]
 
 
 def scheme_kind(spec: str) -> tuple[str, Path | None]:
     """(kind, weight path or None) of a scheme kind, zoo name or weight path."""
-    if spec not in ZOO and (spec in SCHEMES or not Path(spec).expanduser().exists()):
+    if spec not in ZOO and (spec in SCHEMES or spec in LAZY_SCHEMES or not Path(spec).expanduser().exists()):
         try:
             scheme_entry(spec)  # a registered kind, or one an entry point provides
             return spec, None
@@ -54,7 +55,7 @@ def scheme_kind(spec: str) -> tuple[str, Path | None]:
         scheme_entry(kind)
     except ValueError:
         raise ValueError(
-            f"{path} holds a {kind!r} model, which is not a transmission scheme ({', '.join(sorted(SCHEMES))})"
+            f"{path} holds a {kind!r} model, which is not a transmission scheme ({', '.join(scheme_kinds())})"
         ) from None
     return kind, path
 

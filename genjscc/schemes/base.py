@@ -37,7 +37,7 @@ from torch import Tensor
 from genjscc.channel import Channel
 from genjscc.schemes.options import OptionField, keyword_options, option_fields, parse_flag, read_options, scheme_option
 
-__all__ = ["Scheme", "NetworkScheme", "NetworkOptions", "Transmission", "Stage", "SCHEMES", "SchemeBuilder",
+__all__ = ["scheme_kinds", "LAZY_SCHEMES", "Scheme", "NetworkScheme", "NetworkOptions", "Transmission", "Stage", "SCHEMES", "SchemeBuilder",
            "SchemeEntry", "register_scheme", "scheme_entry", "scheme_option_fields", "parse_flag",
            "ENTRY_POINT_GROUP"]
 
@@ -161,6 +161,10 @@ class SchemeEntry:
 
 SCHEMES: dict[str, SchemeEntry] = {}
 
+#: Built-in schemes registered when first asked for (their modules import the prior, the ILO solver or
+#: the codecs, which a DeepJSCC transmit never needs); the network schemes register on package import.
+LAZY_SCHEMES: dict[str, str] = {"inverse": "genjscc.schemes.inverse", "separation": "genjscc.schemes.separation"}
+
 
 def register_scheme(kind: str, options: type | None = None) -> Callable[[SchemeBuilder], SchemeBuilder]:
     """Decorator: register ``build(model: Path | None, options) -> Scheme`` under ``kind`` with its options
@@ -199,12 +203,22 @@ def _load_entry_points() -> None:
             register_scheme(entry.name)(loaded)
 
 
+def scheme_kinds() -> list[str]:
+    """Every scheme kind, sorted: the built-ins (registered or not yet imported) and the entry points'."""
+    _load_entry_points()
+    return sorted(set(SCHEMES) | set(LAZY_SCHEMES))
+
+
 def scheme_entry(kind: str) -> SchemeEntry:
     """The builder and options dataclass registered for ``kind`` (built-in or from an entry point)."""
+    if kind not in SCHEMES and kind in LAZY_SCHEMES:
+        import importlib
+
+        importlib.import_module(LAZY_SCHEMES[kind])  # registers the kind
     if kind not in SCHEMES:
         _load_entry_points()
     if kind not in SCHEMES:
-        raise ValueError(f"unknown scheme {kind!r}; registered: {', '.join(sorted(SCHEMES))}")
+        raise ValueError(f"unknown scheme {kind!r}; registered: {', '.join(scheme_kinds())}")
     return SCHEMES[kind]
 
 

@@ -1,6 +1,8 @@
 """The schemes that are one trained network: every :class:`~genjscc.models.base.JSCCModel` kind, one builder.
 
-:data:`NETWORKS` maps a scheme kind (the ``kind`` in the network's weight file) to its model class;
+:data:`NETWORKS` maps a scheme kind (the ``kind`` in the network's weight file) to its model class
+(``module:Class``, imported when a network of that kind is first built, so sending with a DeepJSCC
+never imports the StyleGAN2 behind GenerativeJSCC);
 each kind is registered with a builder that loads the weight file into a
 :class:`~genjscc.schemes.base.NetworkScheme` (encoder -> power norm -> channel -> decoder, in
 inference mode). A new network kind is one more row here.
@@ -10,24 +12,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genjscc.models.base import JSCCModel
-from genjscc.models.deepjscc import DeepJSCC
-from genjscc.models.generative_jscc import GenerativeJSCC
+import importlib
+from typing import TYPE_CHECKING
+
 from genjscc.schemes.base import NetworkOptions, NetworkScheme, Scheme, SchemeBuilder, register_scheme
 from genjscc.utils.weights import model_label
 
-__all__ = ["NETWORKS", "network_scheme"]
+if TYPE_CHECKING:
+    from genjscc.models.base import JSCCModel
 
-NETWORKS: dict[str, type[JSCCModel]] = {
-    "deepjscc": DeepJSCC,  # DeepJSCC, both backbones, SNR-adaptive or not
-    "generative": GenerativeJSCC,  # GenerativeJSCC, residual or synthesis decoder
+__all__ = ["NETWORKS", "network_class", "network_scheme"]
+
+NETWORKS: dict[str, str] = {
+    "deepjscc": "genjscc.models.deepjscc:DeepJSCC",  # both backbones, SNR-adaptive or not
+    "generative": "genjscc.models.generative_jscc:GenerativeJSCC",  # residual or synthesis decoder
 }
+
+
+def network_class(kind: str) -> type[JSCCModel]:
+    """The model class of network ``kind`` (its module imported now)."""
+    module, name = NETWORKS[kind].split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def network_scheme(kind: str, path: str | Path, *, compile: bool = False) -> NetworkScheme:
     """The scheme of the ``kind`` network in weight file ``path``; ``compile``: its networks through
     ``torch.compile`` (pays on large evaluations). A file of another kind is a ``WeightsError``."""
-    scheme = NetworkScheme(NETWORKS[kind].from_weights(path), model_label(path), compile=compile)
+    scheme = NetworkScheme(network_class(kind).from_weights(path), model_label(path), compile=compile)
     scheme.weight_files = (Path(path),)
     return scheme
 
@@ -39,7 +50,7 @@ def _builder(kind: str) -> SchemeBuilder:
         return network_scheme(kind, model, compile=options.compile)
 
     build.__name__ = build.__qualname__ = f"build_{kind}"
-    build.__doc__ = (f"``model``: a {NETWORKS[kind].__name__} weight file (zoo names are resolved by "
+    build.__doc__ = (f"``model``: a {NETWORKS[kind].rpartition(':')[2]} weight file (zoo names are resolved by "
                      ":func:`genjscc.schemes.build_scheme`); ``options.compile``: run its networks through ``torch.compile``.")
     return build
 

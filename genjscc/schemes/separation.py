@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -33,7 +34,9 @@ from genjscc.utils.images import check_image_batch
 from genjscc.metrics import psnr
 from genjscc.schemes.base import Scheme, Transmission, register_scheme
 from genjscc.schemes.options import scheme_option
-from genjscc.separation import Codec, Link, LinkOption, build_codec, build_link
+
+if TYPE_CHECKING:  # the codecs and channel codes load when a separation scheme is built
+    from genjscc.separation import Codec, Link, LinkOption
 
 __all__ = ["SeparationScheme", "SeparationOptions", "Choice", "build_separation"]
 
@@ -180,5 +183,7 @@ def build_separation(model, options: SeparationOptions) -> Scheme:
         link_options["outage"] = options.outage
     elif options.mcs is not None or options.outage is not None:
         raise ValueError("mcs applies to code=ldpc, outage to code=capacity")
+    from genjscc.separation import build_codec, build_link
+
     return SeparationScheme(build_codec(options.codec), build_link(options.code, **link_options), options.bcr,
                             training_data=options.training_data)

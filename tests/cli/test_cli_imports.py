@@ -110,3 +110,38 @@ def test_training_command_help_shows_its_options(name):
     for flag in ("--steps", "--batch-size", "--out", "--resume", "--data", "--compile"):
         assert flag in report["output"]
     assert report["loaded"] == []
+
+
+# A one-image transmit through the console script: report which genjscc modules (and torchmetrics)
+# it imported. Sending with a DeepJSCC needs the channel, the DeepJSCC network, its scheme and PSNR.
+TRANSMIT_PROBE = """
+import json, sys
+sys.argv = ["genjscc"] + ARGS
+from genjscc.cli import main
+try:
+    main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+mods = sorted(m for m in sys.modules if m.startswith("genjscc") or m == "torchmetrics")
+print("\\n" + json.dumps({"exit": 0, "loaded": mods}))
+"""
+
+# What sending with DeepJSCC must not import: the prior and the ILO solver (inverse, generative
+# schemes), the codecs (separation), dataset specs, training code, and torchmetrics (SSIM/MS-SSIM).
+NOT_RUN_BY_DEEPJSCC = ("genjscc.models.stylegan2", "genjscc.models.generative_jscc", "genjscc.inversion",
+                       "genjscc.schemes.consistency", "genjscc.separation", "genjscc.data", "genjscc.train.common",
+                       "genjscc.train.losses", "torchmetrics")
+
+
+def test_one_image_transmit_imports_only_what_it_runs(tmp_path):
+    from genjscc.data import load_dataset, save_image
+
+    image = tmp_path / "one.png"
+    save_image(load_dataset("photos", "test", 64, limit=1)[0], image)
+    report = probe(["transmit", "deepjscc-64-bcr1_48", str(image), "-o", str(tmp_path / "out.png"), "--snr", "0"],
+                   TRANSMIT_PROBE)
+    assert (tmp_path / "out.png").is_file()
+    loaded = report["loaded"]
+    assert "genjscc.models.deepjscc" in loaded and "genjscc.schemes.network" in loaded
+    unexpected = [m for m in loaded if any(m == p or m.startswith(p + ".") for p in NOT_RUN_BY_DEEPJSCC)]
+    assert unexpected == [], f"a DeepJSCC transmit imported {unexpected}"

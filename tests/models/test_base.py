@@ -18,7 +18,7 @@ from genjscc.models.base import JSCCModel
 from genjscc.models.deepjscc import DeepJSCC, DeepJSCCConfig
 from genjscc.models.generative_jscc import GenerativeJSCC, GenerativeJSCCConfig
 from genjscc.schemes import build_scheme
-from genjscc.schemes.network import NETWORKS
+from genjscc.schemes.network import network_class
 from genjscc.utils.weights import WeightsError, save_weights
 
 from support import TINY_PRIOR_CONFIG
@@ -186,7 +186,7 @@ def test_one_network_scheme_for_every_kind(kind, case, tmp_path, monkeypatch, sn
     model = build().eval()
     path = save_weights(tmp_path / f"{kind}.safetensors", model.state_dict(), {"kind": kind, "config": model.config.to_dict()})
     scheme = build_scheme(str(path))
-    assert scheme.kind == kind and type(scheme.model) is NETWORKS[kind] is type(model)
+    assert scheme.kind == kind and type(scheme.model) is network_class(kind) is type(model)
     assert scheme.weight_files == (path,) and scheme.bcr(size, size) == model.bcr(size, size)
     with pytest.raises(ValueError, match="size|multiple"):
         scheme.check_size(size + 4, size + 2)  # the model's own size rule
