@@ -25,23 +25,6 @@ from genjscc.channel.base import (
 from genjscc.channel.bcr import bcr_to_channels, channels_to_bcr, check_divisible, parse_bcr
 from genjscc.channel.flat import AWGN, BlockRayleigh, Equalizer, FastRayleigh
 
-__all__ = [
-    "AWGN",
-    "BlockRayleigh",
-    "FastRayleigh",
-    "Equalizer",
-    "Channel",
-    "SoftSymbols",
-    "power_normalize",
-    "real_to_complex",
-    "complex_to_real",
-    "noise_variance",
-    "snr_tensor",
-    "check_snr",
-    "CheckedSNR",
-    "check_divisible",
-    "sample_snr_db",
-    "parse_bcr",
-    "bcr_to_channels",
-    "channels_to_bcr",
-]
+from genjscc.channel import base as _base, bcr as _bcr, flat as _flat  # noqa: E402
+
+__all__ = [*_flat.__all__, *_base.__all__, *_bcr.__all__]
