@@ -21,7 +21,7 @@ from genjscc.evaluation.evaluate import evaluate
 from genjscc.evaluation.records import records_markdown, write_records
 from genjscc.models.generative_jscc import GenerativeJSCC
 from genjscc.schemes import build_scheme
-from genjscc.schemes.base import NetworkScheme
+from genjscc.schemes.network import NetworkScheme
 from genjscc.train.generative import generative_card
 from genjscc.zoo import ZOO
 

@@ -35,9 +35,9 @@ import torch
 from torch import Tensor
 
 from genjscc.channel import Channel
-from genjscc.schemes.options import OptionField, keyword_options, option_fields, parse_flag, read_options, scheme_option
+from genjscc.schemes.options import OptionField, keyword_options, option_fields, parse_flag, read_options
 
-__all__ = ["scheme_kinds", "LAZY_SCHEMES", "Scheme", "NetworkScheme", "NetworkOptions", "Transmission", "Stage", "SCHEMES", "SchemeBuilder",
+__all__ = ["scheme_kinds", "LAZY_SCHEMES", "Scheme", "Transmission", "Stage", "SCHEMES", "SchemeBuilder",
            "SchemeEntry", "register_scheme", "scheme_entry", "scheme_option_fields", "parse_flag",
            "ENTRY_POINT_GROUP"]
 
@@ -106,43 +106,6 @@ class Scheme(ABC):
 
     def to(self, device: torch.device | str) -> "Scheme":
         self.device = torch.device(device)
-        return self
-
-
-@dataclass(frozen=True)
-class NetworkOptions:
-    """Options of a scheme that is one trained network (deepjscc, generative)."""
-
-    compile: bool = scheme_option(False, help="run the model's networks through torch.compile (pays on large "
-                                              "evaluations; changes how it runs, not what it outputs)")
-
-
-class NetworkScheme(Scheme):
-    """A scheme that is one trained network ``model(images, channel, snr_db, generator=g)`` with
-    ``model.kind``, ``model.bcr(H, W)`` and ``model.check_size(H, W)`` (a
-    :class:`~genjscc.models.base.JSCCModel`: DeepJSCC, GenerativeJSCC), run in inference mode on the
-    scheme's device; :mod:`genjscc.schemes.network` builds one for every network kind."""
-
-    def __init__(self, model: torch.nn.Module, label: str, compile: bool = False):
-        super().__init__(label)
-        self.kind = model.kind
-        self.model = model.eval()
-        if compile:  # --set compile=true: the model's real-valued networks through torch.compile
-            self.model.compile_networks()
-
-    def transmit(self, images, channel, snr_db, *, generator=None):
-        with torch.inference_mode():
-            return Transmission(self.model(images.to(self.device), channel, snr_db, generator=generator))
-
-    def bcr(self, height, width):
-        return self.model.bcr(height, width)
-
-    def check_size(self, height, width):
-        self.model.check_size(height, width)
-
-    def to(self, device):
-        super().to(device)
-        self.model.to(self.device)
         return self
 
 

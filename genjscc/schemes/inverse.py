@@ -39,7 +39,7 @@ from genjscc.utils.images import ImageSizeError
 from genjscc.inversion import ILOSettings, InversionResult, invert
 from genjscc.models.stylegan2 import load_stylegan2
 from genjscc.models.stylegan2.sampling import DEFAULT_TRUNCATION
-from genjscc.schemes.base import NetworkScheme, Scheme, Stage, Transmission, register_scheme
+from genjscc.schemes.base import Scheme, Stage, Transmission, register_scheme
 from genjscc.schemes.options import scheme_option
 from genjscc.schemes.consistency import (
     ConsistencyTest,
@@ -49,7 +49,7 @@ from genjscc.schemes.consistency import (
     reencoding_ratio,
     weights_hash,
 )
-from genjscc.schemes.network import network_scheme
+from genjscc.schemes.network import NetworkScheme, network_scheme
 from genjscc.zoo import resolve_model
 
 __all__ = ["InverseScheme", "InverseOptions", "build_inverse"]
@@ -58,7 +58,7 @@ __all__ = ["InverseScheme", "InverseOptions", "build_inverse"]
 class InverseScheme(Scheme):
     """DeepJSCC -> x̂ -> ILO on the prior -> G(latents), images in [0, 1].
 
-    ``jscc`` is the DeepJSCC :class:`~genjscc.schemes.base.NetworkScheme` that produces x̂; its
+    ``jscc`` is the DeepJSCC :class:`~genjscc.schemes.network.NetworkScheme` that produces x̂; its
     bandwidth, size checks and device handling are this scheme's too. ``progress``: ``True`` draws
     the solver's bar; a callable gets ``progress(steps done, steps in all)`` after each ILO step
     and may raise to stop it (``genjscc app`` sets one per request to show progress and cancel).

@@ -4,29 +4,69 @@
 (``module:Class``, imported when a network of that kind is first built, so sending with a DeepJSCC
 never imports the StyleGAN2 behind GenerativeJSCC);
 each kind is registered with a builder that loads the weight file into a
-:class:`~genjscc.schemes.base.NetworkScheme` (encoder -> power norm -> channel -> decoder, in
+:class:`NetworkScheme` (encoder -> power norm -> channel -> decoder, in
 inference mode). A new network kind is one more row here.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import importlib
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from genjscc.schemes.base import NetworkOptions, NetworkScheme, Scheme, SchemeBuilder, register_scheme
+import torch
+
+from genjscc.schemes.base import Scheme, SchemeBuilder, Transmission, register_scheme
+from genjscc.schemes.options import scheme_option
 from genjscc.utils.weights import model_label
 
 if TYPE_CHECKING:
     from genjscc.models.base import JSCCModel
 
-__all__ = ["NETWORKS", "network_class", "network_scheme"]
+__all__ = ["NETWORKS", "NetworkOptions", "NetworkScheme", "network_class", "network_scheme"]
 
 NETWORKS: dict[str, str] = {
     "deepjscc": "genjscc.models.deepjscc:DeepJSCC",  # both backbones, SNR-adaptive or not
     "generative": "genjscc.models.generative_jscc:GenerativeJSCC",  # residual or synthesis decoder
 }
+
+
+@dataclass(frozen=True)
+class NetworkOptions:
+    """Options of a scheme that is one trained network (deepjscc, generative)."""
+
+    compile: bool = scheme_option(False, help="run the model's networks through torch.compile (pays on large "
+                                              "evaluations; changes how it runs, not what it outputs)")
+
+
+class NetworkScheme(Scheme):
+    """A scheme that is one trained network ``model(images, channel, snr_db, generator=g)`` with
+    ``model.kind``, ``model.bcr(H, W)`` and ``model.check_size(H, W)`` (a
+    :class:`~genjscc.models.base.JSCCModel`: DeepJSCC, GenerativeJSCC), run in inference mode on the
+    scheme's device; :func:`network_scheme` builds one for every network kind."""
+
+    def __init__(self, model: torch.nn.Module, label: str, compile: bool = False):
+        super().__init__(label)
+        self.kind = model.kind
+        self.model = model.eval()
+        if compile:  # --set compile=true: the model's real-valued networks through torch.compile
+            self.model.compile_networks()
+
+    def transmit(self, images, channel, snr_db, *, generator=None):
+        with torch.inference_mode():
+            return Transmission(self.model(images.to(self.device), channel, snr_db, generator=generator))
+
+    def bcr(self, height, width):
+        return self.model.bcr(height, width)
+
+    def check_size(self, height, width):
+        self.model.check_size(height, width)
+
+    def to(self, device):
+        super().to(device)
+        self.model.to(self.device)
+        return self
 
 
 def network_class(kind: str) -> type[JSCCModel]:

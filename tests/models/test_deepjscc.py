@@ -4,7 +4,7 @@ import torch
 from genjscc.channel import AWGN, BlockRayleigh
 from genjscc.models.deepjscc import DeepJSCC, DeepJSCCConfig
 from genjscc.schemes import build_scheme
-from genjscc.schemes.base import NetworkScheme
+from genjscc.schemes.network import NetworkScheme
 from genjscc.utils.weights import WeightsError, load_weights, save_weights
 
 
