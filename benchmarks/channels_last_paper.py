@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 
 from genjscc.channel import AWGN
 from genjscc.models.deepjscc import DeepJSCC
 from genjscc.zoo import resolve_model
+from timing import alternate
 
 
 def main() -> None:
@@ -41,12 +41,7 @@ def main() -> None:
             return model(x, channel, 0.0)
 
     diff = (run(False) - run(True)).abs().max().item()  # also the warm-up of both
-    times = {"NCHW": [], "channels_last": []}
-    for r in range(a.rounds):
-        for side in (list(times) if r % 2 == 0 else list(times)[::-1]):
-            start = time.perf_counter()
-            run(side == "channels_last")
-            times[side].append(time.perf_counter() - start)
+    times = alternate({"NCHW": lambda: run(False), "channels_last": lambda: run(True)}, a.rounds)
     med = {s: statistics.median(t) for s, t in times.items()}
     print(f"{a.model}, transmit {a.batch}x3x{a.size}x{a.size}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, median of {a.rounds} alternating rounds; max |difference| {diff:.2e}\n")

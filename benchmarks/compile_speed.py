@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from genjscc.channel import AWGN  # noqa: E402
 from genjscc.schemes import build_scheme  # noqa: E402
+from timing import alternate  # noqa: E402
 
 
 def main() -> None:
@@ -59,12 +60,7 @@ def main() -> None:
         got = run(compiled, seed=1)
         compile_s = time.perf_counter() - start
         diff = (got - reference).abs().max().item()
-        times = {"eager": [], "compiled": []}
-        for r in range(a.rounds):
-            for side in ("eager", "compiled") if r % 2 == 0 else ("compiled", "eager"):
-                start = time.perf_counter()
-                run(eager if side == "eager" else compiled)
-                times[side].append(time.perf_counter() - start)
+        times = alternate({"eager": lambda: run(eager), "compiled": lambda: run(compiled)}, a.rounds)
         e, c = statistics.median(times["eager"]), statistics.median(times["compiled"])
         print(f"| {name} | {e * 1e3:,.0f} | {c * 1e3:,.0f} | {c / e:.2f} | {compile_s:.1f} | {diff:.1e} |", flush=True)
 

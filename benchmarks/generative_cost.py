@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
+from functools import partial
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from genjscc.channel import AWGN
 from genjscc.schemes import build_scheme
+from timing import alternate
 
 
 def macs_per_image(model: torch.nn.Module, x: torch.Tensor) -> float:
@@ -37,14 +38,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     schemes = {name: build_scheme(name) for name in (args.deepjscc, *args.generative)}
     x = torch.rand(args.batch_size, 3, 64, 64)
-    times: dict[str, list[float]] = {name: [] for name in schemes}
-    for name, scheme in schemes.items():  # warm-up
-        scheme.transmit(x, AWGN(), 0.0)
-    for _ in range(args.rounds):
-        for name, scheme in schemes.items():
-            started = time.perf_counter()
-            scheme.transmit(x, AWGN(), 0.0)
-            times[name].append(time.perf_counter() - started)
+    times = alternate({name: partial(scheme.transmit, x, AWGN(), 0.0) for name, scheme in schemes.items()},
+                      args.rounds)
     print(f"| model | decoder | parameters | MMAC / image | img/s (batch {args.batch_size}, {args.threads} threads, median of {args.rounds}) |")
     print("|---|---|---|---|---|")
     for name, scheme in schemes.items():

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 
@@ -21,6 +20,7 @@ from genjscc.channel import AWGN, power_normalize
 from genjscc.channel.registry import build_channel
 from genjscc.models.deepjscc import DeepJSCC
 from genjscc.zoo import resolve_model
+from timing import alternate
 
 
 def main() -> None:
@@ -53,14 +53,7 @@ def main() -> None:
         channel(z, snr).abs().square().sum().backward()
 
     sides = {"A: DeepJSCC training step (awgn)": training_step, f"B: {args.channel} forward+backward": channel_pass}
-    for run in sides.values():
-        run()
-    times: dict[str, list[float]] = {name: [] for name in sides}
-    for r in range(args.rounds):
-        for name in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
-            start = time.perf_counter()
-            sides[name]()
-            times[name].append(time.perf_counter() - start)
+    times = alternate(sides, args.rounds)
     medians = {name: statistics.median(t) for name, t in times.items()}
     print(f"batch {args.batch}, k = {k} symbols per image, {args.rounds} rounds, {args.threads} thread(s)")
     for name, m in medians.items():

@@ -38,6 +38,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from timing import alternate as alternate_rounds
 
 
 def _faults() -> int:
@@ -45,20 +46,10 @@ def _faults() -> int:
 
 
 def alternate(sides: dict[str, dict], repeats: int) -> dict[str, dict[str, list[float]]]:
-    """``sides``: side -> workload -> callable. One warm-up call each, then ``repeats`` rounds
-    of one timed call per side and workload, the side order flipped every round."""
-    for work in sides.values():
-        for fn in work.values():
-            fn()
-    times = {s: {w: [] for w in work} for s, work in sides.items()}
-    order = list(sides)
-    for r in range(repeats):
-        for side in order if r % 2 == 0 else order[::-1]:
-            for name, fn in sides[side].items():
-                start = time.perf_counter()
-                fn()
-                times[side][name].append(time.perf_counter() - start)
-    return times
+    """``sides``: side -> workload -> callable, timed by :func:`timing.alternate` (every side and
+    workload one call a round, the order reversed every other round)."""
+    flat = alternate_rounds({(s, w): fn for s, work in sides.items() for w, fn in work.items()}, repeats)
+    return {s: {w: flat[(s, w)] for w in work} for s, work in sides.items()}
 
 
 def network_workloads(G, D, g_call, d_call, z_dim: int, size: int, batch: int) -> dict:
