@@ -29,6 +29,7 @@ accepted, and ``weight`` ``[B]`` (α).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -137,9 +138,8 @@ class InverseScheme(Scheme):
     def calibration(self, channel: Channel, snr: float) -> torch.Tensor:
         """The statistic ``[m]`` on the prior samples at one SNR (computed or read from the cache once per scheme)."""
         link = channel.describe()
-        if (link, float(snr)) not in self._calibrations:  # hash the weights and read the cache once per SNR
-            key = {"prior": weights_hash(self.prior), "jscc": weights_hash(self.jscc.model),
-                   "settings": asdict(self.settings), "channel": link, "solver_seed": self.seed, "snr_db": float(snr)}
+        if (link, float(snr)) not in self._calibrations:  # read the cache once per SNR
+            key = {**self._networks_key, "channel": link, "snr_db": float(snr)}
 
             def statistic(images, snr_db, generator, seeds):
                 observed, received = self._send(images, channel, snr_db, generator)
@@ -148,6 +148,12 @@ class InverseScheme(Scheme):
             self._calibrations[(link, float(snr))] = calibration_statistics(self.prior, statistic, self.consistency,
                                                                             key)
         return self._calibrations[(link, float(snr))]
+
+    @cached_property
+    def _networks_key(self) -> dict:
+        """What the calibration depends on besides channel and SNR; the networks are frozen, so hashed once."""
+        return {"prior": weights_hash(self.prior), "jscc": weights_hash(self.jscc.model),
+                "settings": asdict(self.settings), "solver_seed": self.seed}
 
     def bcr(self, height, width):
         return self.jscc.bcr(height, width)
