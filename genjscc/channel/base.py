@@ -186,6 +186,16 @@ class SoftSymbols(NamedTuple):
     noise_variance: Tensor
 
 
+EQUALIZERS = ("mmse", "zf", "none")  # receiver CSI of fading channels: MMSE, zero forcing, no equaliser
+
+
+def check_csi(csi: str) -> str:
+    """``csi`` if it names an equaliser (:data:`EQUALIZERS`), else a ``ValueError`` naming the choices."""
+    if csi not in EQUALIZERS:
+        raise ValueError(f"csi must be 'mmse', 'zf' or 'none', got {csi!r}")
+    return csi
+
+
 class Channel(nn.Module):
     """Base class: ``forward(z [B, k] complex, snr_db) -> y [B, k] complex``."""
 
@@ -203,6 +213,11 @@ class Channel(nn.Module):
             f"{self.describe()} does not report the noise variance of its equalised symbols, so soft "
             f"demapping cannot use it: use awgn, rayleigh, fast-rayleigh, rician or an ofdm-* channel"
         )
+
+    def _require_coherent(self) -> None:
+        """Soft demapping needs an equalised channel: refuse ``csi="none"`` (no coherent receiver)."""
+        if getattr(self, "csi", None) == "none":
+            raise ValueError(f"{self.describe()} has no coherent receiver; soft demapping needs csi='mmse' or 'zf'")
 
     def _noise(self, z: Tensor, snr: Tensor, generator) -> Tensor:
         """Noise ``[B, k]`` for symbols ``z``; ``snr`` is an already checked ``[B]`` tensor in dB."""

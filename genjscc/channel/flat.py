@@ -11,7 +11,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from genjscc.channel.base import Channel, SoftSymbols, _complex_normal, noise_variance, snr_tensor
+from genjscc.channel.base import Channel, check_csi, SoftSymbols, _complex_normal, noise_variance, snr_tensor
 
 __all__ = ["AWGN", "BlockRayleigh", "FastRayleigh", "Equalizer"]
 
@@ -30,9 +30,10 @@ class AWGN(Channel):
 
     def receive_soft(self, z, snr_db, *, generator=None) -> SoftSymbols:
         """``y = z + w`` (the same draw as :meth:`forward`) with noise variance ``sigma^2`` on every symbol."""
-        y = self(z, snr_db, generator=generator)
-        sigma2 = noise_variance(snr_tensor(snr_db, z.shape[0], z.device), self.power)
-        return SoftSymbols(y, sigma2.unsqueeze(1).expand(y.shape).contiguous())
+        self._check(z)
+        snr = snr_tensor(snr_db, z.shape[0], z.device)
+        y = z + self._noise(z, snr, generator)
+        return SoftSymbols(y, noise_variance(snr, self.power).unsqueeze(1).expand(y.shape).contiguous())
 
 
 Equalizer = Literal["zf", "mmse", "none"]
@@ -47,9 +48,7 @@ class _Rayleigh(Channel):
 
     def __init__(self, csi: Equalizer = "mmse", power: float = 1.0):
         super().__init__()
-        if csi not in ("zf", "mmse", "none"):
-            raise ValueError(f"csi must be 'zf', 'mmse' or 'none', got {csi!r}")
-        self.csi = csi
+        self.csi = check_csi(csi)
         self.power = power
 
     def draw_fading(self, z: Tensor, *, generator: torch.Generator | None = None) -> Tensor:  # pragma: no cover
@@ -87,8 +86,7 @@ class _Rayleigh(Channel):
         mmse) does not change the result; ``csi="none"`` is refused (no coherent receiver).
         """
         self._check(z)
-        if self.csi == "none":
-            raise ValueError(f"{self.describe()} has no coherent receiver; soft demapping needs csi='mmse' or 'zf'")
+        self._require_coherent()
         snr = snr_tensor(snr_db, z.shape[0], z.device)
         y, h = self._received(z, snr, None, generator)
         gain = h.abs().square().clamp_min(1e-12)

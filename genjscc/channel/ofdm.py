@@ -41,13 +41,12 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from genjscc.channel.base import Channel, SoftSymbols, noise_variance, snr_tensor
+from genjscc.channel.base import Channel, SoftSymbols, _complex_normal, check_csi, noise_variance, snr_tensor
 from genjscc.channel.impairments import Clip
 
-__all__ = ["OFDMGrid", "OFDMMultipath", "papr_db", "TDL_MODELS", "CDL_MODELS"]
+__all__ = ["OFDMGrid", "OFDMMultipath", "papr_db", "MODELS_3GPP"]
 
-TDL_MODELS = ("A", "B", "C", "D", "E")
-CDL_MODELS = ("A", "B", "C", "D", "E")
+MODELS_3GPP = ("A", "B", "C", "D", "E")  # the TDL and the CDL families both have models A-E
 
 
 @dataclass(frozen=True)
@@ -120,12 +119,11 @@ class OFDMMultipath(Channel):
         family, model = family.lower(), model.upper()
         if family not in ("tdl", "cdl"):
             raise ValueError(f"family must be 'tdl' or 'cdl', got {family!r}")
-        if model not in (TDL_MODELS if family == "tdl" else CDL_MODELS):
+        if model not in MODELS_3GPP:
             raise ValueError(f"3GPP {family.upper()} model must be one of A, B, C, D, E, got {model!r}")
         if estimator not in ("perfect", "ls"):
             raise ValueError(f"estimator must be 'perfect' or 'ls', got {estimator!r}")
-        if csi not in ("mmse", "zf", "none"):
-            raise ValueError(f"csi must be 'mmse', 'zf' or 'none', got {csi!r}")
+        check_csi(csi)
         if delay_spread <= 0 or speed < 0 or carrier_frequency <= 0:
             raise ValueError("delay_spread and carrier_frequency must be > 0 and speed >= 0 (SI units: s, m/s, Hz)")
         self.family, self.model, self.delay_spread, self.speed = family, model, delay_spread, speed
@@ -237,7 +235,7 @@ class OFDMMultipath(Channel):
         """
         batch, slots = y.shape[:2]
         parts = self._parts(y.device)
-        no = torch.as_tensor(sigma2, device=y.device).expand(batch, 1, 1, 1).expand(batch, slots, 1, 1)
+        no = torch.as_tensor(sigma2, device=y.device).expand(batch, slots, 1, 1)
         h_hat, _ = parts.estimate(y.reshape(batch * slots, 1, 1, *y.shape[2:]), no.reshape(-1, 1, 1))
         return h_hat.reshape(y.shape), no * parts.error_gain  # Sionna's interpolated variance is exact only at the pilots
 
@@ -250,8 +248,7 @@ class OFDMMultipath(Channel):
         if h is None:
             h = self.draw_response(batch * x.shape[1], z.device, generator=generator).reshape(x.shape)
         sigma2 = noise_variance(snr, self.power).reshape(batch, 1, 1, 1)
-        parts = torch.randn(*x.shape, 2, generator=generator, device=z.device) * math.sqrt(0.5)
-        y = h * x + sigma2.sqrt() * torch.view_as_complex(parts)
+        y = h * x + sigma2.sqrt() * _complex_normal(x.shape, generator=generator, device=z.device)
         if self.csi == "none":
             return y, None, torch.zeros((), device=z.device), sigma2
         if self.estimator == "perfect":
@@ -290,8 +287,7 @@ class OFDMMultipath(Channel):
         refused. Clipping distortion (``clip_db``) is not part of the variance.
         """
         self._check(z)
-        if self.csi == "none":
-            raise ValueError(f"{self.describe()} has no coherent receiver; soft demapping needs csi='mmse' or 'zf'")
+        self._require_coherent()
         y, h_hat, err, sigma2 = self._receive(z, snr_db, h, generator)
         gain = h_hat.abs().square().clamp_min(1e-12)
         variance = (sigma2 + err * self.power) / gain

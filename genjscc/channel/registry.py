@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 
 from genjscc.channel import AWGN, BlockRayleigh, Channel, Equalizer, FastRayleigh
+from genjscc.channel.base import check_csi
 from genjscc.channel.impairments import Clip, Impaired, PhaseNoise, Rician
 from genjscc.channel.ofdm import OFDMGrid, OFDMMultipath
 
@@ -76,8 +77,7 @@ def build_channel(name: str, csi: Equalizer = "mmse") -> Channel:
     ``clip:level_db=3+phase-noise:std_deg=2+awgn``. ``csi`` (mmse | zf | none) is the equaliser of
     fading channels unless the spec sets ``csi=``. Unknown names or options raise ``ValueError``.
     """
-    if csi not in ("zf", "mmse", "none"):
-        raise ValueError(f"csi must be 'mmse', 'zf' or 'none', got {csi!r}")
+    check_csi(csi)
     *stage_parts, channel_part = name.split("+")
     channel = _parse_part(channel_part, CHANNELS, "channel", csi)
     if not stage_parts:
