@@ -85,8 +85,9 @@ class GenerativeJSCCConfig:
     blocks: int = 2  # residual blocks at the latent resolution (encoder and head)
     snr_adaptive: bool = True
     power: float = 1.0
-    inject_resolution: int = 64  # residual: the block whose input the head provides; synthesis: the first
-    #                              block whose output receives head features
+    inject_resolution: int = 0  # residual: the block whose input the head provides; synthesis: the first
+    #                             block whose output receives head features; 0: the prior's resolution
+    #                             (residual) or 8 (synthesis)
     w_codes: int = 1  # predicted w deltas (groups of w+ rows; residual: from the injection block on)
     predict_noise: bool = False  # residual decoder: the head also predicts the synthesis noise maps
     decoder: str = "residual"  # "residual" (base image + prior detail) | "synthesis" (the prior draws it all)
@@ -102,6 +103,8 @@ class GenerativeJSCCConfig:
         if self.channels < 1 or self.width < 16 or self.blocks < 0 or self.w_codes < 1:
             raise ValueError(f"need channels >= 1, width >= 16, blocks >= 0, w_codes >= 1; got {self.channels}, "
                              f"{self.width}, {self.blocks}, {self.w_codes}")
+        if self.inject_resolution == 0:
+            object.__setattr__(self, "inject_resolution", res if self.decoder == "residual" else 8)
         latent = res // self.downsample
         if self.decoder == "synthesis":
             if self.predict_noise:

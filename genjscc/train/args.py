@@ -348,6 +348,5 @@ class GenerativeJSCCTrainArgs(ChannelArgs, LPIPSArgs, TrainingArgs):
             r = generator_config["img_resolution"]
             raise ValueError(f"the prior {self.prior} makes {r}x{r} images, not --size {self.size}: use --size {r} "
                              "or a prior of that size")
-        inject = self.inject_resolution or (self.size if self.decoder == "residual" else 8)
         return config_from(self, GenerativeJSCCConfig, channels=self.encoder_channels(), generator=generator_config,
-                           snr_adaptive=True, inject_resolution=inject)
+                           snr_adaptive=True)

@@ -173,3 +173,12 @@ def test_paper_scale_geometry_256_with_f16():
     with torch.no_grad():
         y = model(torch.rand(1, 3, 256, 256), AWGN(), -5.0)
     assert y.shape == (1, 3, 256, 256)
+
+
+def test_config_defaults_its_injection_block_per_decoder():
+    """Built directly (not through the trainer), the config picks the injection block itself: the prior's
+    resolution for the residual decoder, 8 for the synthesis decoder (the old fixed 64 made a synthesis
+    config on any prior fail its own check)."""
+    common = dict(channels=8, generator=TINY_PRIOR_CONFIG, downsample=4, width=32, blocks=1)
+    assert GenerativeJSCCConfig(**common).inject_resolution == TINY_PRIOR_CONFIG["img_resolution"]
+    assert GenerativeJSCCConfig(**common, decoder="synthesis").inject_resolution == 8
