@@ -1,7 +1,9 @@
 """Compare InverseJSCC consistency rules offline on the solves cached by ``inverse_decision_cache.py``.
 
 Every rule maps a per-image statistic s (lower = G explains what arrived better) to a weight
-α ∈ [0, 1] and sends ``x̂ + α (G − x̂)``: hard tests (α = 1 up to the q-quantile of s on the
+α ∈ [0, 1] and sends x̂ plus α of G − x̂'s fine band and s·α of its coarse band
+(:func:`genjscc.schemes.consistency.blend_images`, one run per ``--shares`` value s; s = 1 is
+``x̂ + α (G − x̂)``): hard tests (α = 1 up to the q-quantile of s on the
 cached ``calibration`` prior samples) and the scheme's soft weights α = b · P^γ with P the in-range
 p-value of s (:func:`genjscc.schemes.consistency.in_range_pvalue`); calibration uses the prior
 samples only (the test sets are used for scoring alone). Per rule, set and point it prints the
@@ -23,7 +25,7 @@ import torch
 
 from genjscc.evaluation.evaluate import mean_ci95
 from genjscc.metrics import PER_IMAGE_METRICS
-from genjscc.schemes.consistency import in_range_pvalue
+from genjscc.schemes.consistency import ConsistencyTest, blend_images, in_range_pvalue
 
 
 def load_set(folder: Path, name: str) -> dict[str, torch.Tensor] | None:
@@ -74,8 +76,9 @@ def alpha_soft(s: torch.Tensor, calibration: torch.Tensor, blend: float, power: 
     return blend * in_range_pvalue(s, calibration) ** power
 
 
-def score(c: dict[str, torch.Tensor], alpha: torch.Tensor) -> dict[str, torch.Tensor]:
-    out = c["xhat"] + alpha.view(-1, 1, 1, 1) * (c["G"] - c["xhat"])
+def score(c: dict[str, torch.Tensor], alpha: torch.Tensor, bands: ConsistencyTest = ConsistencyTest(low_share=1.0)
+          ) -> dict[str, torch.Tensor]:
+    out = blend_images(c["xhat"], c["G"], alpha, bands)
     return {"psnr": PER_IMAGE_METRICS["psnr"](out, c["x"]).double(),
             "lpips": PER_IMAGE_METRICS["lpips-alex"](out, c["x"]).double()}
 
@@ -84,7 +87,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--quantiles", default="0.5,0.7,0.8,0.9,0.95")
-    parser.add_argument("--soft", default="0.8:0.25,0.9:0.25,0.9:0.333,0.9:0.5,1:0.333,1:1", help="blend:power pairs")
+    parser.add_argument("--soft", default="0.85:0.333,1:0.25,1:0.333,1:0.5", help="blend:power pairs")
+    parser.add_argument("--shares", default="1,0.5", help="coarse-band shares s (1: one weight for all frequencies)")
+    parser.add_argument("--lowpass", type=float, default=ConsistencyTest.lowpass, help="σ of the band split / side")
     parser.add_argument("--stats", default=None, help="comma list of statistics (default: all)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -117,17 +122,19 @@ def main() -> None:
                      for q in quantiles]
             rules += [(f"b{b} P^{g}", lambda s, b=float(b), g=float(g), v=calib[stat]: alpha_soft(s, v, b, g))
                       for b, g in (pair.split(":") for pair in args.soft.split(","))]
+            rules = [(f"{label} s{share}", rule, ConsistencyTest(lowpass=args.lowpass, low_share=float(share)))
+                     for label, rule in rules for share in args.shares.split(",")]
             for name in ("photos", "in_range"):
                 if name in stats:
                     auc = (stats[name][stat].view(-1, 1) > calib[stat].view(1, -1)).float().mean().item()
                     print(f"  {stat:18s} AUC({name} > calibration) {auc:.2f}")
-            for label, rule in rules:
-                line = f"  {stat:18s} {label:14s}"
+            for label, rule, bands in rules:
+                line = f"  {stat:18s} {label:20s}"
                 entry = {"folder": str(folder), "snr_db": snr, "statistic": stat, "rule": label}
                 for name in base:
                     s = stats[name][stat]
                     alpha = rule(s)
-                    sc = score(sets[name], alpha)
+                    sc = score(sets[name], alpha, bands)
                     d_p = mean_ci95(sc["psnr"] - base[name]["psnr"])[0]
                     d_l = mean_ci95(sc["lpips"] - base[name]["lpips"])[0]
                     acc = (alpha > 0).float().mean().item()

@@ -44,6 +44,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from genjscc.utils.filters import gaussian_blur
+
 __all__ = ["DeadLeavesConfig", "dead_leaves", "DeadLeaves", "LEAF_BLOCK"]
 
 LEAF_BLOCK = 512  # leaves drawn (and rasterised) per round; part of the random stream layout
@@ -265,30 +267,6 @@ def _raster_bare_pixels(label: Tensor, rows: Tensor, leaves: _Leaves, first: int
 # ----------------------------------------------------------------------------- post-processing
 
 
-def _gaussian_blur(x: Tensor, sigma: Tensor, radius: int) -> Tensor:
-    """Separable Gaussian blur of ``x [N, 3, S, S]`` with per-image ``sigma [N]`` px (reflect padding).
-
-    Taps ``w_t ∝ exp(-t^2 / (2 sigma^2))``, ``|t| <= radius``, normalised to sum 1; written as
-    elementwise multiply-adds so each image's result does not depend on the batch.
-    """
-    if radius == 0:
-        return x
-    taps = torch.arange(-radius, radius + 1, dtype=x.dtype)
-    w = torch.exp(-0.5 * (taps / sigma.clamp(min=1e-3)[:, None]) ** 2)  # [N, T]
-    w = (w / w.sum(dim=1, keepdim=True))[:, :, None, None, None]
-    s = x.shape[-1]
-    # reflect-pad the width by hand (F.pad's reflect is slow along the last dim on CPU)
-    xp = torch.cat([x[..., 1 : radius + 1].flip(-1), x, x[..., s - 1 - radius : s - 1].flip(-1)], dim=-1)
-    x = xp[..., :s] * w[:, 0]
-    for t in range(1, len(taps)):
-        x.addcmul_(xp[..., t : t + s], w[:, t])
-    xp = torch.cat([x[..., 1 : radius + 1, :].flip(-2), x, x[..., s - 1 - radius : s - 1, :].flip(-2)], dim=-2)
-    x = xp[..., :s, :] * w[:, 0]
-    for t in range(1, len(taps)):
-        x.addcmul_(xp[..., t : t + s, :], w[:, t])
-    return x
-
-
 def _render(rows: Tensor, table: Tensor, size: int) -> Tensor:
     """Colour pixels from their leaves: ``rows [N, S*S]`` index ``table [R, 6]`` -> images ``[N, 3, S, S]``.
 
@@ -393,7 +371,7 @@ def dead_leaves(
 
     images = _render(rows, torch.cat(tables), size)
     radius = math.ceil(3 * cfg.blur_sigma_max)
-    images = _gaussian_blur(images, image_u[:, 0] * cfg.blur_sigma_max, min(radius, size - 1))
+    images = gaussian_blur(images, image_u[:, 0] * cfg.blur_sigma_max, min(radius, size - 1))
     if cfg.noise_sigma > 0:
         images = images + cfg.noise_sigma * torch.stack([torch.randn(3, size, size, generator=g) for g in gens])
     return images.clamp_(0.0, 1.0)

@@ -2,7 +2,7 @@
 
 ``x̂ = DeepJSCC(x)`` through the channel, then ILO (:func:`genjscc.inversion.invert`) finds the
 prior image ``G`` closest to x̂ under ``λ_mse·MSE + λ_lpips·LPIPS-VGG`` and sends ``G`` out (with the
-consistency test, ``x̂ + α (G − x̂)``). The receiver needs nothing beyond what the DeepJSCC receiver
+consistency test, a per-image blend of G into x̂). The receiver needs nothing beyond what the DeepJSCC receiver
 has (the received symbols and x̂), so the scheme costs the DeepJSCC's bandwidth exactly.
 
 Options (:class:`InverseOptions`, ``--set key=value``): ``jscc`` (DeepJSCC zoo name or file,
@@ -12,9 +12,11 @@ solver's :class:`genjscc.inversion.ILOSettings` under its own name (``steps`` su
 consistency test's settings.
 
 Consistency test (:mod:`.consistency`, ``consistency=true`` by default): per image, the output is
-``x̂ + α (G − x̂)`` with α = ``consistency_blend`` · P^``consistency_power``, P the p-value of how well
-G explains the received symbols compared with x̂ among ``consistency_samples`` prior samples sent at
-the same SNR (computed once and cached); ``consistency_quantile=q`` makes it a hard test.
+x̂ plus α of G − x̂'s fine band and ``consistency_low_share`` · α of its coarse band (Gaussian σ =
+``consistency_lowpass`` × side), with α = ``consistency_blend`` · P^``consistency_power``, P the
+p-value of how well G explains the received symbols compared with x̂ among ``consistency_samples``
+prior samples sent at the same SNR (computed once and cached); ``consistency_quantile=q`` makes it
+a hard test and ``consistency_low_share=1`` one weight for every frequency, ``x̂ + α (G − x̂)``.
 ``consistency=false`` is the scheme without the test (every image replaced by G). The test costs
 no solver step: the solve runs once per batch, and the decision adds two noise-free encoder passes
 (of G and of x̂; two encoder and decoder passes with ``consistency_statistic=reencoding``).
@@ -44,6 +46,7 @@ from genjscc.schemes.base import Scheme, Stage, Transmission, register_scheme
 from genjscc.schemes.options import scheme_option
 from genjscc.schemes.consistency import (
     ConsistencyTest,
+    blend_images,
     blend_weights,
     calibration_statistics,
     likelihood_gap,
@@ -89,8 +92,7 @@ class InverseScheme(Scheme):
             return Transmission(result.images, stages)
         weight = self.weights(self.statistic(result.images, observed, received, snr_db), channel, snr_db)
         stages[f"{self.label}:unchecked"] = Stage(self.kind, result.images)  # the label of consistency=false
-        alpha = weight.view(-1, 1, 1, 1).to(observed.device)
-        sent = observed + alpha * (result.images.to(observed.device) - observed)
+        sent = blend_images(observed, result.images, weight, self.consistency)
         return Transmission(sent, stages, {"accepted": (weight > 0).float(), "weight": weight})
 
     def _send(self, images: torch.Tensor, channel: Channel, snr_db, generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -189,8 +191,13 @@ class InverseOptions:
     consistency: bool = scheme_option(True, help="blend G into x̂ by the consistency test (false: always G)")
     consistency_statistic: str = scheme_option(ConsistencyTest.statistic, help="likelihood (L, on the received "
                                                "symbols) or reencoding (R, the earlier statistic)")
-    consistency_blend: float = scheme_option(ConsistencyTest.blend, help="b: the most of G sent, x̂ + b (G - x̂)")
-    consistency_power: float = scheme_option(ConsistencyTest.power, help="γ: weight b · p-value^γ")
+    consistency_blend: float = scheme_option(ConsistencyTest.blend, help="b: the most of G's detail sent, "
+                                             "x̂ + b (G - x̂) in the fine band")
+    consistency_power: float = scheme_option(ConsistencyTest.power, help="γ: weight α = b · p-value^γ")
+    consistency_lowpass: float = scheme_option(ConsistencyTest.lowpass, help="σ of the Gaussian that splits coarse "
+                                               "from fine, as a fraction of the image side (0: no split)")
+    consistency_low_share: float = scheme_option(ConsistencyTest.low_share, help="s: the coarse band gets s · α of G "
+                                                 "(1: one weight for every frequency)")
     consistency_quantile: float | None = scheme_option(None, help="q: a hard test instead (weight b where the "
                                                                   "statistic is at most its q-quantile in range)")
     consistency_samples: int = scheme_option(64, help="prior samples per (channel, SNR) in the calibration")
@@ -206,7 +213,8 @@ def build_inverse(model: Path | None, options: InverseOptions) -> Scheme:
     if not options.jscc:
         raise ValueError("the inverse scheme needs a DeepJSCC: --set jscc=deepjscc-64-bcr1_48 (zoo name or .safetensors)")
     rule = {"statistic": options.consistency_statistic, "blend": options.consistency_blend,
-            "power": options.consistency_power, "quantile": options.consistency_quantile}
+            "power": options.consistency_power, "quantile": options.consistency_quantile,
+            "lowpass": options.consistency_lowpass, "low_share": options.consistency_low_share}
     test = ConsistencyTest(**rule, samples=options.consistency_samples, truncation=options.consistency_truncation) \
         if options.consistency else None
     jscc_path, prior_path = resolve_model(options.jscc), _resolve_prior(options.prior)
@@ -219,14 +227,20 @@ def build_inverse(model: Path | None, options: InverseOptions) -> Scheme:
     return scheme
 
 
+RULE_FIELDS = ("statistic", "blend", "power", "quantile", "lowpass", "low_share")
+
+
 def _rule_suffix(test: ConsistencyTest) -> str:
-    """"" for the default weight rule, else e.g. ``":reencoding-q0.9-b1"`` (results of two rules stay apart)."""
+    """"" for the default weight rule, else e.g. ``":reencoding-q0.9-b1-s1"`` (results of two rules stay apart;
+    ``-s`` shows a coarse-band share and ``-lp`` a blur width other than the default's)."""
     default = ConsistencyTest()
-    if (test.statistic, test.blend, test.power, test.quantile) == (default.statistic, default.blend, default.power,
-                                                                   default.quantile):
+    if all(getattr(test, name) == getattr(default, name) for name in RULE_FIELDS):
         return ""
     shape = f"q{test.quantile:g}" if test.quantile is not None else f"p{test.power:.3g}"
-    return f":{test.statistic}-{shape}-b{test.blend:g}"
+    split = "" if test.low_share == default.low_share else f"-s{test.low_share:g}"
+    if test.lowpass != default.lowpass and test.low_share != 1:
+        split += f"-lp{test.lowpass:.3g}"
+    return f":{test.statistic}-{shape}-b{test.blend:g}{split}"
 
 
 def _resolve_prior(prior: str) -> Path:

@@ -16,13 +16,20 @@ from genjscc.inversion import ILOSettings
 from genjscc.models.stylegan2.sampling import sample_images
 from genjscc.schemes import build_scheme
 from genjscc.schemes.base import Scheme, Transmission
-from genjscc.schemes.consistency import ConsistencyTest, blend_weights, in_range_pvalue, likelihood_gap, weights_hash
+from genjscc.schemes.consistency import (
+    ConsistencyTest,
+    blend_images,
+    blend_weights,
+    in_range_pvalue,
+    likelihood_gap,
+    weights_hash,
+)
 from genjscc.schemes.inverse import InverseScheme
 from support import tiny_generator  # 16² generator, images mostly inside [-1, 1], w_avg at the mean w
 
 SETTINGS = ILOSettings(steps=(40,), lpips=0.0)  # MSE-only objective: no LPIPS network, fast
-TEST = ConsistencyTest(samples=16, batch=16)  # the default weight: 0.85 · p-value^(1/3)
-HARD = ConsistencyTest(statistic="reencoding", quantile=0.9, blend=1.0, samples=16)  # the earlier rule
+TEST = ConsistencyTest(samples=16, batch=16)  # the default weight: p-value^(1/3), half of it on the coarse band
+HARD = ConsistencyTest(statistic="reencoding", quantile=0.9, blend=1.0, low_share=1.0, samples=16)  # the earliest rule
 
 
 @pytest.fixture(autouse=True)
@@ -89,11 +96,11 @@ def test_in_range_images_get_the_priors_image_and_others_the_deepjscc_output(sta
         out, alpha = sent.images, sent.report["weight"]
         observed = sent.stages["blurry"].images
         unchecked = sent.stages["inverse(blurry+tiny):unchecked"].images
-        assert torch.allclose(out, observed + alpha.view(-1, 1, 1, 1) * (unchecked - observed), atol=1e-6)
-        assert 0 <= alpha.min() and alpha.max() <= 0.85 + 1e-6  # never more of G than the cap
+        assert torch.allclose(out, blend_images(observed, unchecked, alpha, inverse.consistency), atol=1e-6)
+        assert 0 <= alpha.min() and alpha.max() <= 1 + 1e-6
         assert torch.equal(sent.report["accepted"], (alpha > 0).float())
         accepted[name], weight[name] = (alpha > 0).float().mean().item(), alpha.mean().item()
-    # in range the p-value is about uniform: E[0.85 P^(1/3)] = 0.64
+    # in range the p-value is about uniform: E[P^(1/3)] = 0.75
     assert accepted["inside"] >= 0.8 and weight["inside"] >= 0.4, (accepted, weight)
     assert accepted["outside"] <= 0.2 and weight["outside"] <= 0.1, (accepted, weight)
 
@@ -120,6 +127,30 @@ def test_the_weight_is_the_capped_in_range_p_value_to_a_power():
     assert torch.equal(hard, torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0]))
     inside = torch.rand(20_000)
     assert abs(in_range_pvalue(torch.rand(20_000), inside).mean().item() - 0.5) < 0.01  # uniform in range
+
+
+def test_the_coarse_band_gets_its_share_of_the_weight_and_the_detail_all_of_it():
+    """With Δ = G − x̂ constant (all coarse: the blur keeps it) the output is x̂ + s α Δ; with Δ a
+    one-pixel checkerboard (all detail: a 3 px blur removes almost all of it) it is x̂ + α Δ."""
+    observed = torch.full((2, 3, 64, 64), 0.5)
+    alpha = torch.tensor([1.0, 0.4])
+    flat = observed + 0.2
+    sent = blend_images(observed, flat, alpha, ConsistencyTest())  # s = 1/2
+    assert torch.allclose(sent, observed + 0.5 * alpha.view(-1, 1, 1, 1) * 0.2, atol=1e-6)
+    checker = (torch.arange(64).view(1, -1) + torch.arange(64).view(-1, 1)) % 2 * 0.4 - 0.2
+    fine = observed + checker
+    sent = blend_images(observed, fine, alpha, ConsistencyTest())
+    assert torch.allclose(sent, observed + alpha.view(-1, 1, 1, 1) * checker, atol=2e-3)
+    one_band = ConsistencyTest(low_share=1.0)
+    for candidates in (flat, fine):
+        assert torch.equal(blend_images(observed, candidates, alpha, one_band),
+                           observed + alpha.view(-1, 1, 1, 1) * (candidates - observed))
+    edge = torch.zeros(1, 3, 64, 64)
+    edge[..., 32:] = 1.0  # G: a sharp edge; x̂ nearly white, so the edge's detail overshoots 1
+    near_white = torch.full_like(edge, 0.95)
+    detail_only = blend_images(near_white, edge, torch.ones(1), ConsistencyTest(low_share=0.0))
+    assert detail_only.max() == 1 and detail_only.min() >= 0  # clipped into [0, 1]
+    assert detail_only[..., 33].mean() > 0.95 and detail_only[..., 30].mean() < 0.95  # the edge is there
 
 
 def test_likelihood_gap_is_the_symbol_residual_of_g_against_that_of_the_deepjscc_output():
@@ -215,7 +246,7 @@ def test_evaluation_records_the_fraction_accepted_and_the_unchecked_output():
     by = {(r.model, r.metric): r for r in records}
     accepted = by[("inverse(blurry+tiny)", "accepted")]
     assert 0 < accepted.mean < 1 and accepted.n == 8  # a mixed batch
-    assert 0 < by[("inverse(blurry+tiny)", "weight")].mean <= 0.85
+    assert 0 < by[("inverse(blurry+tiny)", "weight")].mean <= 1
     assert {("blurry", "psnr"), ("inverse(blurry+tiny):unchecked", "psnr")} <= set(by)
     assert ("blurry", "accepted") not in by
 
@@ -231,6 +262,10 @@ def test_scheme_options():
         ConsistencyTest(blend=0.0)
     with pytest.raises(ValueError, match="consistency_statistic must be one of likelihood, reencoding"):
         ConsistencyTest(statistic="psnr")
+    with pytest.raises(ValueError, match=r"consistency_lowpass must be in \[0, 0.25\)"):
+        ConsistencyTest(lowpass=0.5)
+    with pytest.raises(ValueError, match=r"consistency_low_share must be in \[0, 1\]"):
+        ConsistencyTest(low_share=1.5)
 
 
 def test_builder_options(tiny_model, tiny_prior):
@@ -242,8 +277,13 @@ def test_builder_options(tiny_model, tiny_prior):
                           consistency_power=0.5, consistency_samples=32)
     assert custom.consistency == ConsistencyTest(blend=0.8, power=0.5, samples=32)
     earlier = build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), consistency_statistic="reencoding",
-                           consistency_quantile=0.9, consistency_blend=1)
-    assert earlier.consistency == ConsistencyTest(statistic="reencoding", quantile=0.9, blend=1.0)
-    assert earlier.label == on.label + ":reencoding-q0.9-b1" and custom.label == on.label + ":likelihood-p0.5-b0.8"
+                           consistency_quantile=0.9, consistency_blend=1, consistency_low_share=1)
+    assert earlier.consistency == ConsistencyTest(statistic="reencoding", quantile=0.9, blend=1.0, low_share=1.0)
+    assert earlier.label == on.label + ":reencoding-q0.9-b1-s1" and custom.label == on.label + ":likelihood-p0.5-b0.8"
+    first = build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), consistency_blend=0.85,
+                         consistency_low_share=1)  # the first soft weight, one band
+    assert first.label == on.label + ":likelihood-p0.333-b0.85-s1"
+    wider = build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), consistency_lowpass=0.1)
+    assert wider.consistency.lowpass == 0.1 and wider.label == on.label + ":likelihood-p0.333-b1-lp0.1"
     with pytest.raises(ValueError, match="consistency takes true or false"):
         build_scheme("inverse", jscc=str(tiny_model), prior=str(tiny_prior), consistency="maybe")
