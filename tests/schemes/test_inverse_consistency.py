@@ -135,8 +135,10 @@ def test_the_coarse_band_gets_its_share_of_the_weight_and_the_detail_all_of_it()
     observed = torch.full((2, 3, 64, 64), 0.5)
     alpha = torch.tensor([1.0, 0.4])
     flat = observed + 0.2
-    sent = blend_images(observed, flat, alpha, ConsistencyTest())  # s = 1/2
-    assert torch.allclose(sent, observed + 0.5 * alpha.view(-1, 1, 1, 1) * 0.2, atol=1e-6)
+    default = ConsistencyTest()
+    assert 0 < default.low_share < 1 and default.lowpass > 0
+    sent = blend_images(observed, flat, alpha, default)
+    assert torch.allclose(sent, observed + default.low_share * alpha.view(-1, 1, 1, 1) * 0.2, atol=1e-6)
     checker = (torch.arange(64).view(1, -1) + torch.arange(64).view(-1, 1)) % 2 * 0.4 - 0.2
     fine = observed + checker
     sent = blend_images(observed, fine, alpha, ConsistencyTest())
