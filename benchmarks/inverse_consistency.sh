@@ -6,7 +6,8 @@
 # run the scheme's own code on the cached solves (benchmarks/scheme_comparison.py --solves) for three
 # rules: the default, the first soft weight (0.85 · P^(1/3), one band) and the earliest hard test
 # (R, q 0.9). One JSON per data set, BCR and SNR: results/inverse/consistency_{photos,in_range}_B_S.json
-# (S: m5, 0, 5). SOLVE=0 skips the solves (they must be cached); PYTHON picks the interpreter.
+# (S: m5, 0, 5). SOLVE=0 skips the solves (they must be cached); DATA="photos" compares one set only;
+# PYTHON picks the interpreter.
 #   bash benchmarks/inverse_consistency.sh
 #   python benchmarks/inverse_consistency_table.py results/inverse/consistency_*.json   # the README table
 set -e
@@ -16,6 +17,7 @@ PYTHON=${PYTHON:-.venv/bin/python}
 BCRS=${BCRS:-48 192}
 SNRS=${SNRS:--5 0 5}
 SOLVE=${SOLVE:-1}
+DATA=${DATA:-photos in_range}
 PRIOR=stylegan2-photos64
 for bcr in $BCRS; do
   for snr in $SNRS; do
@@ -25,7 +27,7 @@ for bcr in $BCRS; do
           --calibration 64 --photos 93 --in-range 128 --threads 1
     fi
     tag=${snr/-/m}
-    for data in photos in_range; do
+    for data in $DATA; do
       if [ $data = photos ]; then source=photos; limit=93; else source=prior:$PRIOR; limit=128; fi
       $PYTHON benchmarks/scheme_comparison.py --threads 1 --no-kid --solves runs/inverse-decision \
           --data $source --limit $limit --snr=$snr \

@@ -39,8 +39,8 @@ at 1/48 and 0.84 at 1/192 over 13 candidates and their pairs; 0.94–1.00 for L 
 a photo's G loses 1–4 dB PSNR. Most of that loss is in G's coarse band (another picture); its finest
 detail (below about σ = 1.5 px) lowers LPIPS even on photos, while the band between holds most of
 G's in-range gain and, on photos, structure that is not there. The defaults (σ = 3/128 of the side,
-s = ¼, b = 1, γ = ⅓) keep photos at DeepJSCC's PSNR and LPIPS at −5 dB (1/48 and 1/192) and keep
-70 % of the in-range LPIPS gain at 1/48, −5 dB; ``lowpass=3/64, low_share=0.5`` keeps 87 % but
+s = ¼, b = 1, γ = ⅓) keep photos at DeepJSCC's PSNR and LPIPS at −5, 0 and 5 dB (1/48 and 1/192)
+and keep 70–84 % of the in-range LPIPS gain at −5 and 0 dB; ``lowpass=3/64, low_share=0.5`` keeps 87 % but
 raises the photos' LPIPS by 0.008; no (σ, s, b, γ) scanned met both at −5 dB (at most 73 % in range
 with photos not worse).
 
