@@ -2,7 +2,7 @@
 held-out photo crops) sent with ``consistency=true`` and ``false``, interleaved, after the test's
 calibration has been built (it is built once per SNR and cached, so it is timed apart).
 
-Prints seconds per image with and without the test, the difference (two noise-free DeepJSCC passes
+Prints the median seconds per image with and without the test (sides alternating, ``timing.alternate``), the difference (two noise-free DeepJSCC passes
 per batch; the calibration is looked up once per SNR), and the fraction of the batch accepted.
 
     python benchmarks/inverse_consistency_cost.py [--steps 10] [--batch 16] [--repeats 3] [--threads 1]
@@ -11,6 +11,7 @@ per batch; the calibration is looked up once per SNR), and the fraction of the b
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -18,6 +19,7 @@ import torch
 from genjscc.channel import AWGN
 from genjscc.data import load_dataset, stack
 from genjscc.schemes import build_scheme
+from timing import alternate
 
 
 def main() -> None:
@@ -41,22 +43,20 @@ def main() -> None:
     tested.calibration(AWGN(), args.snr)
     print(f"calibration ({args.batch} prior samples, {args.steps} steps; cached afterwards): "
           f"{time.perf_counter() - started:.1f} s")
-    seconds = {"with the test": [], "without": []}
-    accepted_flags = None
-    for _ in range(args.repeats):
-        for name, scheme in (("with the test", tested), ("without", plain)):
-            started = time.perf_counter()
-            sent = scheme.transmit(images, AWGN(), args.snr, generator=torch.Generator().manual_seed(0))
-            seconds[name].append(time.perf_counter() - started)
-            if scheme is tested:
-                accepted_flags = sent.report["accepted"]
-    accepted = accepted_flags.mean().item()
-    best = {name: min(values) / args.batch for name, values in seconds.items()}
-    print(f"| batch {args.batch}, {args.steps} steps | s / image (best of {args.repeats}) |")
+    reports = []
+
+    def send(scheme):
+        sent = scheme.transmit(images, AWGN(), args.snr, generator=torch.Generator().manual_seed(0))
+        reports.append(sent.report)
+
+    seconds = alternate({"with the test": lambda: send(tested), "without": lambda: send(plain)}, args.repeats)
+    accepted = next(r for r in reports if r)["accepted"].mean().item()
+    median = {name: statistics.median(values) / args.batch for name, values in seconds.items()}
+    print(f"| batch {args.batch}, {args.steps} steps | s / image (median of {args.repeats}, sides alternating) |")
     print("|---|---|")
-    for name, value in best.items():
+    for name, value in median.items():
         print(f"| {name} | {value:.3f} |")
-    print(f"| difference | {best['with the test'] - best['without']:+.4f} |")
+    print(f"| difference | {median['with the test'] - median['without']:+.4f} |")
     print(f"accepted: {accepted:.2f} of the batch ({half} prior samples, {args.batch - half} photos)")
 
 
