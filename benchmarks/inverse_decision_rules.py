@@ -5,7 +5,8 @@ Every rule maps a per-image statistic s (lower = G explains what arrived better)
 (:func:`genjscc.schemes.consistency.blend_images`, one run per ``--shares`` value s; s = 1 is
 ``x̂ + α (G − x̂)``): hard tests (α = 1 up to the q-quantile of s on the
 cached ``calibration`` prior samples) and the scheme's soft weights α = b · P^γ with P the in-range
-p-value of s (:func:`genjscc.schemes.consistency.in_range_pvalue`); calibration uses the prior
+p-value of s, both as a :class:`ConsistencyTest` through the scheme's own
+:func:`genjscc.schemes.consistency.blend_weights`; calibration uses the prior
 samples only (the test sets are used for scoring alone). Per rule, set and point it prints the
 paired ΔPSNR and ΔLPIPS-alex against DeepJSCC's x̂, the fraction accepted (α > 0) and, in range,
 the share of the unchecked LPIPS gain kept; ``AUC`` is P(s on a photo > s on a prior sample).
@@ -25,7 +26,7 @@ import torch
 
 from genjscc.evaluation.evaluate import mean_ci95
 from genjscc.metrics import PER_IMAGE_METRICS
-from genjscc.schemes.consistency import ConsistencyTest, blend_images, in_range_pvalue
+from genjscc.schemes.consistency import ConsistencyTest, blend_images, blend_weights
 
 
 def load_set(folder: Path, name: str) -> dict[str, torch.Tensor] | None:
@@ -50,6 +51,7 @@ def statistics(c: dict[str, torch.Tensor], snr_db: float) -> dict[str, torch.Ten
     sym_xhat = (c["received"] - c["enc_xhat"]).abs().square().mean(dim=1)
     enc_gap = (c["enc_G"] - c["enc_xhat"]).abs().square().mean(dim=1)
     lp = c["loss"] - c["mse"]
+    lpips_G = PER_IMAGE_METRICS["lpips-alex"](c["dec_G"], c["xhat"]).float()
     return {
         "reencoding_ratio": mse(c["dec_G"], c["xhat"]) / (mse(c["dec_xhat"], c["xhat"]) + 1e-8),
         "reencoding_mse": mse(c["dec_G"], c["xhat"]),
@@ -62,18 +64,9 @@ def statistics(c: dict[str, torch.Tensor], snr_db: float) -> dict[str, torch.Ten
         "solver_loss": c["loss"],
         "mse_over_texture": c["mse"] / (mse(c["dec_xhat"], c["xhat"]) + 1e-8),
         "w_distance": c["w"].norm(dim=1),
-        "reencoding_lpips": PER_IMAGE_METRICS["lpips-alex"](c["dec_G"], c["xhat"]).float(),
-        "reencoding_lpips_ratio": PER_IMAGE_METRICS["lpips-alex"](c["dec_G"], c["xhat"]).float()
-        / (PER_IMAGE_METRICS["lpips-alex"](c["dec_xhat"], c["xhat"]).float() + 1e-8),
+        "reencoding_lpips": lpips_G,
+        "reencoding_lpips_ratio": lpips_G / (PER_IMAGE_METRICS["lpips-alex"](c["dec_xhat"], c["xhat"]).float() + 1e-8),
     }
-
-
-def alpha_hard(s: torch.Tensor, tau: float) -> torch.Tensor:
-    return (s <= tau).float()
-
-
-def alpha_soft(s: torch.Tensor, calibration: torch.Tensor, blend: float, power: float) -> torch.Tensor:
-    return blend * in_range_pvalue(s, calibration) ** power
 
 
 def score(c: dict[str, torch.Tensor], alpha: torch.Tensor, bands: ConsistencyTest = ConsistencyTest(low_share=1.0)
@@ -118,23 +111,22 @@ def main() -> None:
             d_l = mean_ci95(unchecked[name]["lpips"] - base[name]["lpips"])
             print(f"  unchecked {name}: dPSNR {d_p[0]:+.2f}±{d_p[1]:.2f} dLPIPS {d_l[0]:+.3f}±{d_l[1]:.3f}")
         for stat in names:
-            rules = [(f"hard q={q}", lambda s, q=q, v=calib[stat]: alpha_hard(s, torch.quantile(v.double(), q).item()))
-                     for q in quantiles]
-            rules += [(f"b{b} P^{g}", lambda s, b=float(b), g=float(g), v=calib[stat]: alpha_soft(s, v, b, g))
-                      for b, g in (pair.split(":") for pair in args.soft.split(","))]
-            rules = [(f"{label} s{share}", rule, ConsistencyTest(lowpass=args.lowpass, low_share=float(share)))
-                     for label, rule in rules for share in args.shares.split(",")]
+            weights = [(f"hard q={q}", {"quantile": q, "blend": 1.0}) for q in quantiles]
+            weights += [(f"b{b} P^{g}", {"blend": float(b), "power": float(g)})
+                        for b, g in (pair.split(":") for pair in args.soft.split(","))]
+            rules = [(f"{label} s{share}", ConsistencyTest(**weight, lowpass=args.lowpass, low_share=float(share)))
+                     for label, weight in weights for share in args.shares.split(",")]
             for name in ("photos", "in_range"):
                 if name in stats:
                     auc = (stats[name][stat].view(-1, 1) > calib[stat].view(1, -1)).float().mean().item()
                     print(f"  {stat:18s} AUC({name} > calibration) {auc:.2f}")
-            for label, rule, bands in rules:
+            for label, rule in rules:
                 line = f"  {stat:18s} {label:20s}"
                 entry = {"folder": str(folder), "snr_db": snr, "statistic": stat, "rule": label}
                 for name in base:
                     s = stats[name][stat]
-                    alpha = rule(s)
-                    sc = score(sets[name], alpha, bands)
+                    alpha = blend_weights(s, calib[stat], rule)
+                    sc = score(sets[name], alpha, rule)
                     d_p = mean_ci95(sc["psnr"] - base[name]["psnr"])[0]
                     d_l = mean_ci95(sc["lpips"] - base[name]["lpips"])[0]
                     acc = (alpha > 0).float().mean().item()

@@ -193,8 +193,9 @@ def blend_images(observed: Tensor, candidates: Tensor, weight: Tensor, test: Con
     candidates = candidates.to(observed.device)
     alpha = weight.to(observed.device, observed.dtype).view(-1, 1, 1, 1)
     difference = candidates - observed
-    sigma = test.lowpass * min(observed.shape[-2:])
-    radius = min(math.ceil(3 * sigma), min(observed.shape[-2:]) - 1)
+    side = min(observed.shape[-2:])
+    sigma = test.lowpass * side
+    radius = min(math.ceil(3 * sigma), side - 1)
     if test.low_share == 1 or radius == 0:
         return observed + alpha * difference
     low = gaussian_blur(difference, torch.full((observed.shape[0],), sigma), radius)

@@ -30,7 +30,7 @@ accepted, and ``weight`` ``[B]`` (α).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Callable
@@ -41,7 +41,6 @@ from genjscc.channel import Channel
 from genjscc.utils.images import ImageSizeError
 from genjscc.inversion import ILOSettings, InversionResult, invert
 from genjscc.models.stylegan2 import load_stylegan2
-from genjscc.models.stylegan2.sampling import DEFAULT_TRUNCATION
 from genjscc.schemes.base import Scheme, Stage, Transmission, register_scheme
 from genjscc.schemes.options import scheme_option
 from genjscc.schemes.consistency import (
@@ -198,10 +197,11 @@ class InverseOptions:
                                                "from fine, as a fraction of the image side (0: no split)")
     consistency_low_share: float = scheme_option(ConsistencyTest.low_share, help="s: the coarse band gets s · α of G "
                                                  "(1: one weight for every frequency)")
-    consistency_quantile: float | None = scheme_option(None, help="q: a hard test instead (weight b where the "
+    consistency_quantile: float | None = scheme_option(ConsistencyTest.quantile, help="q: a hard test instead (weight b where the "
                                                                   "statistic is at most its q-quantile in range)")
-    consistency_samples: int = scheme_option(64, help="prior samples per (channel, SNR) in the calibration")
-    consistency_truncation: float = scheme_option(DEFAULT_TRUNCATION, help="truncation ψ of those samples")
+    consistency_samples: int = scheme_option(ConsistencyTest.samples, help="prior samples per (channel, SNR) in the "
+                                             "calibration")
+    consistency_truncation: float = scheme_option(ConsistencyTest.truncation, help="truncation ψ of those samples")
 
 
 @register_scheme("inverse", InverseOptions)
@@ -212,11 +212,10 @@ def build_inverse(model: Path | None, options: InverseOptions) -> Scheme:
         raise ValueError("the inverse scheme has no weight file of its own: give --set jscc=MODEL --set prior=PRIOR")
     if not options.jscc:
         raise ValueError("the inverse scheme needs a DeepJSCC: --set jscc=deepjscc-64-bcr1_48 (zoo name or .safetensors)")
-    rule = {"statistic": options.consistency_statistic, "blend": options.consistency_blend,
-            "power": options.consistency_power, "quantile": options.consistency_quantile,
-            "lowpass": options.consistency_lowpass, "low_share": options.consistency_low_share}
-    test = ConsistencyTest(**rule, samples=options.consistency_samples, truncation=options.consistency_truncation) \
-        if options.consistency else None
+    # every ConsistencyTest field that the options carry as consistency_<field>
+    settings = {f.name: getattr(options, f"consistency_{f.name}") for f in fields(ConsistencyTest)
+                if hasattr(options, f"consistency_{f.name}")}
+    test = ConsistencyTest(**settings) if options.consistency else None
     jscc_path, prior_path = resolve_model(options.jscc), _resolve_prior(options.prior)
     generator = load_stylegan2(prior_path)
     jscc_scheme = network_scheme("deepjscc", jscc_path)
