@@ -22,7 +22,7 @@ from genjscc.channel.base import (
     sample_snr_db,
     snr_tensor,
 )
-from genjscc.channel.bcr import bcr_to_channels, channels_to_bcr, check_divisible, parse_bcr
+from genjscc.channel.bcr import bcr_to_channels, channels_to_bcr, check_divisible, latent_grid, parse_bcr
 from genjscc.channel.flat import AWGN, BlockRayleigh, Equalizer, FastRayleigh
 
 from genjscc.channel import base as _base, bcr as _bcr, flat as _flat  # noqa: E402

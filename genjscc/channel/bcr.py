@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-__all__ = ["parse_bcr", "bcr_to_channels", "channels_to_bcr", "check_divisible"]
+__all__ = ["parse_bcr", "bcr_to_channels", "channels_to_bcr", "check_divisible", "latent_grid"]
 
 def parse_bcr(bcr: str | float | Fraction) -> Fraction:
     """Parse a BCR given as ``"1/48"``, ``"0.0208"``, a float or a Fraction."""
@@ -19,14 +19,22 @@ def parse_bcr(bcr: str | float | Fraction) -> Fraction:
     return value
 
 
-def channels_to_bcr(channels: int, height: int, width: int, downsample: int) -> Fraction:
-    """BCR of an encoder with ``channels`` real outputs on an (H/f) x (W/f) grid.
+def latent_grid(height: int, width: int, downsample: int) -> tuple[int, int]:
+    """The encoder's latent grid ``(ceil(H/f), ceil(W/f))`` for an H x W image padded up to multiples of f."""
+    if height < 1 or width < 1:
+        raise ValueError(f"image sides must be at least 1 pixel, got {height}x{width}")
+    return -(-height // downsample), -(-width // downsample)
 
-    ``k = C (H/f)(W/f) / 2`` complex uses, ``n = 3 H W``: ``rho = C / (6 f^2)``.
+
+def channels_to_bcr(channels: int, height: int, width: int, downsample: int) -> Fraction:
+    """BCR of an encoder with ``channels`` real outputs, counted on the true pixels of an H x W image.
+
+    The image is padded to multiples of f, so the latent grid is ``ceil(H/f) x ceil(W/f)`` and
+    ``k = C ceil(H/f) ceil(W/f) / 2`` complex uses carry ``n = 3 H W`` real values:
+    ``rho = k / n``, which is ``C / (6 f^2)`` when f divides both sides and slightly more otherwise.
     """
-    check_divisible(height, width, downsample)
-    k2 = channels * (height // downsample) * (width // downsample)
-    return Fraction(k2, 2 * 3 * height * width)
+    rows, cols = latent_grid(height, width, downsample)
+    return Fraction(channels * rows * cols, 2 * 3 * height * width)
 
 
 def bcr_to_channels(bcr: str | float | Fraction, height: int, width: int, downsample: int) -> int:

@@ -25,7 +25,7 @@ seeded by ``(seed, i)``, so a resumed run sees the same crops. Modules: :mod:`.p
 :mod:`.mean_image` (the cached mean training image); this package re-exports their public names.
 """
 
-from genjscc.data.datasets import CropDataset, FixedDataset, MixedDataset, TensorPool, pass_batch
+from genjscc.data.datasets import CROP_SCALES, CropDataset, FixedDataset, MixedDataset, TensorPool, pass_batch
 from genjscc.data.files import FolderImages, load_cifar10
 from genjscc.data.mean_image import training_mean_image
 from genjscc.data.photos import PHOTO_SPLIT, grid_crops, photo_images, photo_palette
@@ -35,6 +35,6 @@ from genjscc.utils.images import DataError, load_image, save_image
 
 __all__ = [
     "PHOTO_SPLIT", "load_dataset", "load_image", "save_image", "photo_images", "photo_palette", "grid_crops",
-    "CropDataset", "FixedDataset", "MixedDataset", "FolderImages", "load_cifar10", "DataError", "stack",
+    "CropDataset", "CROP_SCALES", "FixedDataset", "MixedDataset", "FolderImages", "load_cifar10", "DataError", "stack",
     "training_mean_image", "crop_pool", "StreamSampler", "TensorPool", "pass_batch", "test_spec",
 ]

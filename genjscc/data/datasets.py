@@ -10,19 +10,27 @@ from torch.utils.data import Dataset
 
 from genjscc.data.transforms import resize
 
-__all__ = ["CropDataset", "FixedDataset", "MixedDataset", "TensorPool"]
+__all__ = ["CropDataset", "FixedDataset", "MixedDataset", "TensorPool", "CROP_SCALES"]
+
+CROP_SCALES = ("downscaled", "native")
 
 
 class CropDataset(Dataset):
     """Random square crops of a list of images, resized to S x S and randomly flipped.
 
-    Item ``i`` depends only on ``(seed, i)``. The crop side is ``short * u`` with
-    ``u = min_fraction ** r``, ``r ~ U(0, 1)`` (log-uniform in [min_fraction, 1]).
+    Item ``i`` depends only on ``(seed, i)``. ``scale="downscaled"``: the crop side is ``short * u`` with
+    ``u = min_fraction ** r``, ``r ~ U(0, 1)`` (log-uniform in [min_fraction, 1]), resized to S.
+    ``scale="native"``: S x S pixels cut at the image's own scale (what a network sees when it is sent
+    whole images at their own size).
     """
 
-    def __init__(self, images, size: int, *, length: int = 50_000, seed: int = 0, min_fraction: float = 0.25):
+    def __init__(self, images, size: int, *, length: int = 50_000, seed: int = 0, min_fraction: float = 0.25,
+                 scale: str = "downscaled"):
+        if scale not in CROP_SCALES:
+            raise ValueError(f"crop scale must be one of {', '.join(CROP_SCALES)}, got {scale!r}")
         self.images = images
         self.size, self.length, self.seed, self.min_fraction = size, length, seed, min_fraction
+        self.native = scale == "native"
         self._pyramids: dict[int, list[Tensor]] = {}  # in-memory images: halved copies for fast crops
 
     def __len__(self) -> int:
@@ -36,6 +44,8 @@ class CropDataset(Dataset):
         short = min(h, w)
         r = torch.rand(3, generator=g)
         side = max(self.size, min(short, round(short * self.min_fraction ** r[0].item())))
+        if self.native:
+            side = self.size
         y = int(r[1].item() * (h - side + 1)) if h > side else 0
         x = int(r[2].item() * (w - side + 1)) if w > side else 0
         level = 0

@@ -27,12 +27,15 @@ def load_dataset(
     limit: int | None = None,
     skip_bad: bool = False,
     resize_small: bool = False,
+    crop_scale: str = "downscaled",
 ) -> Dataset:
     """Dataset named by ``spec`` (see module doc) yielding ``[3, size, size]`` in [0, 1].
 
     ``length`` is the number of distinct random crops of a cropping training set;
     ``limit`` keeps only the first images of a test set. ``skip_bad`` / ``resize_small``
     (folders): skip unreadable files / upscale images smaller than ``size`` instead of failing.
+    ``crop_scale`` (training crops of photos and folders): ``downscaled`` (a random share of the
+    image resized to ``size``) or ``native`` (``size`` pixels at the image's own scale).
     """
     if limit is not None and limit < 1:
         raise DataError(f"--limit must be at least 1, got {limit}")
@@ -42,7 +45,7 @@ def load_dataset(
         raise DataError(f"size must be a multiple of 8 and at least 8, got {size}")
     if "+" in spec and not spec.startswith(("folder:", "cifar10:", "prior:")):
         return _mixed(spec, split, size, seed=seed, length=length, limit=limit, skip_bad=skip_bad,
-                      resize_small=resize_small)
+                      resize_small=resize_small, crop_scale=crop_scale)
     kind, _, arg = spec.partition(":")
     if kind == "deadleaves":
         from genjscc.data.deadleaves import DeadLeaves
@@ -56,7 +59,7 @@ def load_dataset(
 PROCEDURAL_TEST_SEED, palette=photo_palette())
     if kind == "photos":
         if split == "train":
-            return CropDataset(photo_images("train"), size, length=length, seed=seed)
+            return CropDataset(photo_images("train"), size, length=length, seed=seed, scale=crop_scale)
         crops = [c for im in photo_images("test") for c in grid_crops(im, size)]
         return FixedDataset(crops[:limit])
     if kind == "folder":
@@ -64,7 +67,7 @@ PROCEDURAL_TEST_SEED, palette=photo_palette())
             raise DataError("folder datasets are written folder:PATH")
         images = FolderImages(arg, size, skip_bad=skip_bad, resize_small=resize_small).split(split)
         if split == "train":
-            return CropDataset(images, size, length=length, seed=seed, min_fraction=0.8)
+            return CropDataset(images, size, length=length, seed=seed, min_fraction=0.8, scale=crop_scale)
         return FixedDataset([centre_square(im.load(), size) for im in images[:limit]])
     if kind == "cifar10":
         if not arg:

@@ -3,12 +3,14 @@
 ::
 
     images [B, 3, H, W] in [0, 1] ─► check (shape, size) ─► SNR checked once: snr [B] dB
-      ─► encode_latent(images, snr): latent [B, C, H/f, W/f] real
-      ─► real → complex: k = C H W / (2 f^2) symbols per image ─► power normalisation: mean_j |z_j|^2 = P
-      ─► channel(z, snr) ─► complex → real: received latent [B, C, H/f, W/f]
-      ─► decode_latent(latent, snr): images [B, 3, H, W]
+      ─► reflect-pad to H' x W' = f ceil(H/f) x f ceil(W/f)
+      ─► encode_latent(images, snr): latent [B, C, H'/f, W'/f] real
+      ─► real → complex: k = C H' W' / (2 f^2) symbols per image ─► power normalisation: mean_j |z_j|^2 = P
+      ─► channel(z, snr) ─► complex → real: received latent [B, C, H'/f, W'/f]
+      ─► decode_latent(latent, snr): images [B, 3, H', W'] ─► cropped back to [B, 3, H, W]
 
-so the bandwidth compression ratio is ``rho = k / (3 H W) = C / (6 f^2)``. Each public entry point
+so the bandwidth compression ratio, counted on the true pixels, is ``rho = k / (3 H W)``: ``C / (6 f^2)``
+when f divides both sides, slightly more otherwise (the padding is sent too). Each public entry point
 (:meth:`~JSCCModel.forward`, :meth:`~JSCCModel.receive`, :meth:`~JSCCModel.encode`,
 :meth:`~JSCCModel.decode`) turns its caller's ``snr_db`` (a float or a tensor ``[B]``) into a checked
 :class:`~genjscc.channel.CheckedSNR` once; the transforms and the channel receive it already checked.
@@ -16,8 +18,8 @@ so the bandwidth compression ratio is ``rho = k / (3 H W) = C / (6 f^2)``. Each 
 A subclass sets ``kind`` (the weight-file kind) and ``config_class`` (a frozen dataclass with at least
 ``channels`` C, ``downsample`` f and ``power`` P), builds ``self.encoder`` (``x [B, 3, H, W]`` in [-1, 1],
 ``snr [B]`` -> latent) or overrides :meth:`~JSCCModel.encode_latent`, and defines
-:meth:`~JSCCModel.decode_latent`; :meth:`~JSCCModel.check_size` when it takes fewer sizes than the multiples
-of f, ``compiled_parts`` when its networks are not ``encoder`` and ``decoder``.
+:meth:`~JSCCModel.decode_latent`; :meth:`~JSCCModel.check_size` when it takes fewer sizes than any H x W
+(GenerativeJSCC takes only its prior's), ``compiled_parts`` when its networks are not ``encoder`` and ``decoder``.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from genjscc.channel import (
     Channel,
     CheckedSNR,
     channels_to_bcr,
-    check_divisible,
     check_snr,
+    latent_grid,
     complex_to_real,
     power_normalize,
     real_to_complex,
@@ -84,8 +86,20 @@ class JSCCModel(nn.Module, ABC):
         """Received latent ``[B, C, H/f, W/f]`` real, checked ``snr [B]`` dB -> images ``[B, 3, H, W]``."""
 
     def check_size(self, height: int, width: int) -> None:
-        """Raise ``ValueError`` unless this model sends H x W images (default: sides that are multiples of f)."""
-        check_divisible(height, width, self.config.downsample)
+        """Raise ``ValueError`` unless this model sends H x W images (default: any size; sides that are not
+        multiples of f are reflect-padded and cropped back)."""
+        latent_grid(height, width, self.config.downsample)
+
+    def pad(self, images: Tensor) -> Tensor:
+        """images ``[B, 3, H, W]`` -> ``[B, 3, f ceil(H/f), f ceil(W/f)]``: reflected past the bottom and right
+        edges (repeated where a side is shorter than its padding); unchanged when f divides both sides."""
+        height, width = images.shape[-2:]
+        rows, cols = latent_grid(height, width, self.config.downsample)
+        below, right = rows * self.config.downsample - height, cols * self.config.downsample - width
+        if not below and not right:
+            return images
+        mode = "reflect" if below < height and right < width else "replicate"
+        return torch.nn.functional.pad(images, (0, right, 0, below), mode=mode)
 
     # -- the skeleton --------------------------------------------------------------------------
 
@@ -96,13 +110,15 @@ class JSCCModel(nn.Module, ABC):
 
     def forward(self, images: Tensor, channel: Channel, snr_db: float | Tensor, *,
                 generator: torch.Generator | None = None) -> Tensor:
-        """images ``[B, 3, H, W]`` in [0, 1] -> encoder -> power norm -> ``channel`` -> decoder -> ``[B, 3, H, W]``."""
-        return self.decode_latent(*self.receive(images, channel, snr_db, generator=generator))
+        """images ``[B, 3, H, W]`` in [0, 1] -> pad -> encoder -> power norm -> ``channel`` -> decoder -> crop
+        -> ``[B, 3, H, W]``."""
+        height, width = images.shape[-2:]
+        return self.decode_latent(*self.receive(images, channel, snr_db, generator=generator))[..., :height, :width]
 
     def receive(self, images: Tensor, channel: Channel, snr_db: float | Tensor, *,
                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """images -> encoder -> power norm -> ``channel`` -> (received latent ``[B, C, H/f, W/f]`` real in the
-        networks' dtype, checked ``snr [B]`` dB): everything but the decoder."""
+        """images -> pad -> encoder -> power norm -> ``channel`` -> (received latent ``[B, C, ceil(H/f),
+        ceil(W/f)]`` real in the networks' dtype, checked ``snr [B]`` dB): everything but the decoder."""
         self.check_images(images)
         snr = check_snr(snr_db, images.shape[0], images.device)
         symbols, shape = self._symbols(images, snr.db)
@@ -113,13 +129,16 @@ class JSCCModel(nn.Module, ABC):
         self.check_images(images)
         return self._symbols(images, check_snr(snr_db, images.shape[0], images.device).db)
 
-    def decode(self, symbols: Tensor, latent_shape: torch.Size, snr_db: float | Tensor | CheckedSNR = 0.0) -> Tensor:
-        """Received symbols ``[B, k]`` complex -> images ``[B, 3, H, W]``."""
+    def decode(self, symbols: Tensor, latent_shape: torch.Size, snr_db: float | Tensor | CheckedSNR = 0.0,
+               size: tuple[int, int] | None = None) -> Tensor:
+        """Received symbols ``[B, k]`` complex -> images ``[B, 3, f h, f w]`` for a latent grid h x w, cropped to
+        ``size`` (H, W) when given (the size :meth:`encode` was called with)."""
         snr = check_snr(snr_db, symbols.shape[0], symbols.device)
-        return self.decode_latent(self._latent(symbols, latent_shape), snr.db)
+        images = self.decode_latent(self._latent(symbols, latent_shape), snr.db)
+        return images if size is None else images[..., : size[0], : size[1]]
 
     def _symbols(self, images: Tensor, snr: Tensor) -> tuple[Tensor, torch.Size]:
-        latent = self.encode_latent(images, snr)
+        latent = self.encode_latent(self.pad(images), snr)
         return power_normalize(real_to_complex(latent), self.config.power), latent.shape
 
     def _latent(self, symbols: Tensor, latent_shape: torch.Size) -> Tensor:
@@ -130,7 +149,7 @@ class JSCCModel(nn.Module, ABC):
     # -- bandwidth, loading, compiling -----------------------------------------------------------
 
     def bcr(self, height: int, width: int) -> Fraction:
-        """``rho = k / n = C / (6 f^2)`` at H x W."""
+        """``rho = k / n`` at H x W on the true pixels (:func:`~genjscc.channel.channels_to_bcr`)."""
         return channels_to_bcr(self.config.channels, height, width, self.config.downsample)
 
     @classmethod

@@ -6,13 +6,14 @@ Encoder: five 5x5 convolutions with PReLU (filters ``f1..f4, C``); the first
 convolutions and ends in a sigmoid. The encoder output ``[B, C, H/f, W/f]`` is paired into
 ``k = C H W / (2 f^2)`` complex symbols and normalised to unit power per image, so the
 bandwidth compression ratio is ``rho = C / (6 f^2)`` (``f = 8``: ``C = 384 rho``; 1/6 ... 1/384
-are reachable at any size divisible by 8).
+are reachable).
 
 ``snr_adaptive=True`` inserts ADJSCC attention-feature (AF) modules (Xu et al. 2021) after
 every layer but the last of each side: ``s = sigmoid(FC(ReLU(FC([mean_hw(x), snr_db]))))``
 rescales the channels, so one model serves a range of SNRs.
 
-The network is fully convolutional: one model sends any image whose sides divide ``f``.
+The network is fully convolutional: one model sends an image of any size (sides that ``f`` does not
+divide are reflect-padded and cropped back, :class:`~genjscc.models.base.JSCCModel`).
 """
 
 from __future__ import annotations

@@ -134,13 +134,20 @@ class DataArgs:
     skip_bad: bool = option(False, "folder data: skip unreadable image files (counted) instead of failing")
     resize_small: bool = option(False, "folder data: upscale images smaller than --size instead of failing")
     size: int = option(64, "image side (px)")
+    crop_scale: str = option("downscaled", "training crops of photos and folders: downscaled (a random share of "
+                                           "the image resized to --size) | native (--size pixels at the image's "
+                                           "own scale, as whole images are sent)")
 
     def __post_init__(self):
         """The root of the argument checks: each argument class checks its fields, then calls ``super()``."""
+        from genjscc.data.datasets import CROP_SCALES
+
+        if self.crop_scale not in CROP_SCALES:
+            raise ValueError(f"--crop-scale must be one of {', '.join(CROP_SCALES)}, got {self.crop_scale!r}")
 
     def data_options(self) -> dict:
         """Keyword options of :func:`genjscc.data.load_dataset` for folder data."""
-        return {"skip_bad": self.skip_bad, "resize_small": self.resize_small}
+        return {"skip_bad": self.skip_bad, "resize_small": self.resize_small, "crop_scale": self.crop_scale}
 
 
 @dataclass

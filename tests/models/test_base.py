@@ -72,8 +72,8 @@ def test_a_model_of_transforms_only_gets_checks_power_and_bcr():
     assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
     with pytest.raises(ValueError, match=r"\[B, 3, H, W\]"):
         model(torch.rand(3, 8, 8), AWGN(), 0.0)
-    with pytest.raises(ValueError, match="multiple of 2"):
-        model.encode(torch.rand(1, 3, 8, 9), 0.0)
+    odd, odd_shape = model.encode(torch.rand(1, 3, 8, 9), 0.0)  # padded to 8 x 10: a 4 x 5 latent grid
+    assert odd_shape == (1, 4, 4, 5) and odd.shape == (1, 40)
     with pytest.raises(ValueError, match="out of range"):
         model(x, AWGN(), 1000.0)  # a linear SNR where dB is meant
     with pytest.raises(ValueError, match=r"tensor \[B=3\]"):
@@ -173,8 +173,12 @@ def test_every_entry_point_takes_the_snr_the_same_way():
                 assert model.decode(symbols, shape, snr).shape == x.shape
             with pytest.raises(ValueError, match="out of range"):
                 model.encode(x, 500.0)
-            with pytest.raises(ValueError, match="size|multiple"):
-                model.encode(torch.rand(2, 3, size + 4, size + 2), 0.0)
+            odd = torch.rand(2, 3, size + 4, size + 2)
+            if model.kind == "generative":  # decodes its prior's size only
+                with pytest.raises(ValueError, match="size"):
+                    model.encode(odd, 0.0)
+            else:  # any size: padded to the stride, cropped back
+                assert model(odd, AWGN(), torch.tensor([5.0, 5.0])).shape == odd.shape
 
 
 @pytest.mark.parametrize("kind, case", [("deepjscc", "deepjscc-paper-adaptive"), ("generative", "generative-synthesis-8")])
@@ -188,8 +192,11 @@ def test_one_network_scheme_for_every_kind(kind, case, tmp_path, monkeypatch, sn
     scheme = build_scheme(str(path))
     assert scheme.kind == kind and type(scheme.model) is network_class(kind) is type(model)
     assert scheme.weight_files == (path,) and scheme.bcr(size, size) == model.bcr(size, size)
-    with pytest.raises(ValueError, match="size|multiple"):
-        scheme.check_size(size + 4, size + 2)  # the model's own size rule
+    if kind == "generative":  # the model's own size rule: its prior's size only
+        with pytest.raises(ValueError, match="size"):
+            scheme.check_size(size + 4, size + 2)
+    else:  # any size
+        scheme.check_size(size + 4, size + 2)
     x = torch.rand(2, 3, size, size)
     out = scheme.transmit(x, AWGN(), 0.0, generator=torch.Generator().manual_seed(1)).images
     with torch.no_grad():
@@ -201,3 +208,33 @@ def test_one_network_scheme_for_every_kind(kind, case, tmp_path, monkeypatch, sn
     assert compiled == [f"{type(model).__name__} {part}" for part in type(model).compiled_parts]
     with pytest.raises(ValueError, match="compile takes true or false"):
         build_scheme(str(path), compile="maybe")
+
+
+def test_odd_sides_are_reflect_padded_then_cropped_back_and_the_bcr_counts_true_pixels():
+    torch.manual_seed(0)
+    model = Tiny(TinyConfig()).eval()
+    x = torch.rand(2, 3, 7, 5)
+    padded = model.pad(x)
+    assert padded.shape == (2, 3, 8, 6)
+    assert torch.equal(padded[..., :7, :5], x)
+    assert torch.equal(padded[..., 7, :5], x[..., 5, :])  # reflected about the last row
+    assert torch.equal(padded[..., :7, 5], x[..., :, 3])
+    symbols, shape = model.encode(x, 0.0)
+    k = 4 * 4 * 3 // 2  # C = 4 channels on the padded 4 x 3 grid
+    assert shape == (2, 4, 4, 3) and symbols.shape == (2, k)
+    assert model.bcr(7, 5) == Fraction(k, 3 * 7 * 5)  # channel uses of the padded latent over the true pixels
+    with torch.no_grad():
+        y = model(x, AWGN(), 5.0, generator=torch.Generator().manual_seed(1))
+        full = model.decode(AWGN()(symbols, 5.0, generator=torch.Generator().manual_seed(1)), shape, 5.0)
+    assert y.shape == x.shape and full.shape == (2, 3, 8, 6)
+    assert torch.equal(y, full[..., :7, :5])  # forward = encode, channel, decode, crop
+    assert model.decode(symbols, shape, 5.0, size=(7, 5)).shape[-2:] == (7, 5)
+
+
+def test_an_image_smaller_than_the_stride_is_sent_too():
+    model = Tiny(TinyConfig()).eval()
+    x = torch.rand(1, 3, 1, 3)
+    with torch.no_grad():
+        y = model(x, AWGN(), 10.0, generator=torch.Generator().manual_seed(0))
+    assert y.shape == (1, 3, 1, 3)
+    assert model.bcr(1, 3) == Fraction(4 * 1 * 2 // 2, 3 * 1 * 3)
