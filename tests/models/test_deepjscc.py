@@ -1,3 +1,5 @@
+from fractions import Fraction
+
 import pytest
 import torch
 
