@@ -3,7 +3,7 @@
 from genjscc.cli.app import app, train_app, zoo_app
 
 # Command modules: importing one registers its commands on `app`.
-from genjscc.cli import app_cmds, core, metrics_cmds, report_cmds, stylegan2_cmds, train  # noqa: E402,F401
+from genjscc.cli import app_cmds, core, data_cmds, metrics_cmds, report_cmds, stylegan2_cmds, train  # noqa: E402,F401
 
 __all__ = ["app", "train_app", "zoo_app", "main"]
 

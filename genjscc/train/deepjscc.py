@@ -140,7 +140,8 @@ def deepjscc_card(meta: dict, metrics_table: str = "") -> str:
         (f"- Architecture: residual GDN backbone (`resgdn`, width {c['width']}, {c['blocks']} residual blocks), "
          if c.get("arch") == "resgdn" else f"- Architecture: Bourtsoulatze et al. 2019, filters {c['filters']}, ")
         + f"downsampling {c['downsample']}, C = {c['channels']} channels, SNR-adaptive (ADJSCC AF): {c['snr_adaptive']}",
-        f"- Data: `{t['data']}` at {t['size']}x{t['size']} (see README, 'Data')",
+        f"- Data: `{t['data']}`, {t['size']}x{t['size']} training crops"
+        + (", cut at the photographs' own scale" if t.get("crop_scale") == "native" else "") + " (docs/data.md)",
         f"- BCR: {t['bcr']}; channel: {t['channel']}; training SNR: {t['snr']} dB",
         "- Loss: MSE" + (f" + {t['lpips_weight']} LPIPS-{t['lpips_net']}" if t.get("lpips_weight") else ""),
         *([f"- Initialised from: `{t['init']}` (fine-tuned)"] if t.get("init") else []),

@@ -17,7 +17,7 @@ import pytest
 HEAVY = ("torch", "lightning", "numpy", "PIL", "matplotlib", "scipy", "torchmetrics")
 
 COMMANDS = [
-    "transmit", "evaluate", "zoo", "demo", "fid", "plot", "grid", "sweep", "sample", "convert-stylegan2", "train", "app",
+    "transmit", "evaluate", "zoo", "demo", "fid", "plot", "grid", "sweep", "sample", "convert-stylegan2", "train", "app", "fetch-photos",
 ]
 TRAINING_COMMANDS = ["deepjscc", "stylegan2", "generative"]
 
