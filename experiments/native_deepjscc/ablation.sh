@@ -20,6 +20,6 @@ arm() {  # name data crop-scale size batch
 export PATH="$PWD/.venv/bin:$PATH"
 arm A-photos-downscaled-64 photos downscaled 64 32 & arm B-photos-native-128 photos native 128 8 & wait
 arm C-photos+fetched-native-128 "photos+folder:$DEB@0.7" native 128 8 & arm D-photos+fetched-native-64 "photos+folder:$DEB@0.7" native 64 32 & wait
-arm E-fetched+deadleaves-native-128 "folder:$DEB+deadleaves@0.3" native 128 8 & arm F-photos+fetched-downscaled-128 "photos+folder:$DEB@0.7" downscaled 128 8 & wait
+arm E-fetched+deadleaves-native-128 "deadleaves+folder:$DEB@0.7" native 128 8 & arm F-photos+fetched-downscaled-128 "photos+folder:$DEB@0.7" downscaled 128 8 & wait
 python experiments/native_deepjscc/score.py deepjscc-64-bcr1_12 "$OUT"/*/model.safetensors --data "folder:$DEB" --snr 1,4,10 \
   | tee "$OUT/scores.jsonl"

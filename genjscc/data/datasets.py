@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import torch
 from torch import Tensor
@@ -13,6 +14,7 @@ from genjscc.data.transforms import resize
 __all__ = ["CropDataset", "FixedDataset", "MixedDataset", "TensorPool", "CROP_SCALES"]
 
 CROP_SCALES = ("downscaled", "native")
+DECODED_CACHE_BYTES = 1 << 30  # per process: decoded folder images kept by a CropDataset
 
 
 class CropDataset(Dataset):
@@ -31,6 +33,8 @@ class CropDataset(Dataset):
         self.images = images
         self.size, self.length, self.seed, self.min_fraction = size, length, seed, min_fraction
         self.native = scale == "native"
+        self._decoded: OrderedDict[int, Tensor] = OrderedDict()  # files decoded lately, most recent last
+        self._decoded_bytes = 0
         self._pyramids: dict[int, list[Tensor]] = {}  # in-memory images: halved copies for fast crops
 
     def __len__(self) -> int:
@@ -39,7 +43,7 @@ class CropDataset(Dataset):
     def __getitem__(self, index: int) -> Tensor:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
         which = int(torch.randint(len(self.images), (1,), generator=g))  # every image equally often
-        image = _materialise(self.images[which])
+        image = self._load(which)
         h, w = image.shape[-2:]
         short = min(h, w)
         r = torch.rand(3, generator=g)
@@ -61,6 +65,23 @@ class CropDataset(Dataset):
             crop = crop.flip(-1)
         return crop
 
+
+    def _load(self, which: int) -> Tensor:
+        """Image ``which`` as uint8 ``[3, H, W]``; files stay decoded while they fit in
+        :data:`DECODED_CACHE_BYTES` (least recently used dropped first): decoding a photograph costs far
+        more than cutting a crop from it, and a small folder then decodes each file once per process."""
+        image = self.images[which]
+        if isinstance(image, Tensor):
+            return image
+        if which in self._decoded:
+            self._decoded.move_to_end(which)
+            return self._decoded[which]
+        decoded = image.load()
+        self._decoded[which] = decoded
+        self._decoded_bytes += decoded.nbytes
+        while self._decoded_bytes > DECODED_CACHE_BYTES and len(self._decoded) > 1:
+            self._decoded_bytes -= self._decoded.popitem(last=False)[1].nbytes
+        return decoded
 
     def _pyramid(self, which: int) -> list[Tensor]:
         if which not in self._pyramids:
@@ -114,10 +135,6 @@ class TensorPool(Dataset):
 def pass_batch(batch: Tensor) -> Tensor:
     """``collate_fn`` for :class:`TensorPool`: the batch is already one tensor."""
     return batch
-
-
-def _materialise(image) -> Tensor:
-    return image if isinstance(image, Tensor) else image.load()
 
 
 def _unit_hash(seed: int, index: int) -> float:
