@@ -135,3 +135,37 @@ def test_load_save_image_round_trip(tmp_path):
     with pytest.raises(DataError, match="cannot read"):
         (tmp_path / "bad.png").write_text("x")
         load_image(tmp_path / "bad.png")
+
+
+def test_native_crops_are_pixels_of_the_image_at_its_own_scale():
+    from genjscc.data.datasets import CropDataset
+
+    image = torch.randint(0, 256, (3, 50, 70), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    native = CropDataset([image], 16, length=20, scale="native")
+    windows = image.float().div(255).unfold(1, 16, 1).unfold(2, 16, 1)  # [3, 35, 55, 16, 16]: every 16 x 16 window
+    windows = windows.permute(1, 2, 0, 3, 4).reshape(-1, 3, 16, 16)
+    for i in range(20):
+        crop = native[i]
+        found = (windows - crop).abs().amax(dim=(1, 2, 3)).min() < 1e-6
+        found_flipped = (windows - crop.flip(-1)).abs().amax(dim=(1, 2, 3)).min() < 1e-6
+        assert found or found_flipped  # an exact window, no resampling
+    downscaled = CropDataset([image], 16, length=20, scale="downscaled")
+    assert any(not torch.equal(downscaled[i], native[i]) for i in range(20))
+    with pytest.raises(ValueError, match="crop scale"):
+        CropDataset([image], 16, scale="huge")
+
+
+def test_folder_crops_decode_each_file_once(tmp_path, monkeypatch):
+    from genjscc.data import files
+
+    for split in ("train", "test"):
+        (tmp_path / split).mkdir()
+        for k in range(2):
+            Image.fromarray(np.full((40, 60, 3), 40 * k + 10, np.uint8)).save(tmp_path / split / f"{k}.png")
+    loads = []
+    original = files._LazyImage.load
+    monkeypatch.setattr(files._LazyImage, "load", lambda self: loads.append(self.path) or original(self))
+    data = load_dataset(f"folder:{tmp_path}", "train", 16, length=50, crop_scale="native")
+    crops = [data[i] for i in range(50)]
+    assert len(loads) == 2 and len(set(loads)) == 2  # two files, each decoded once for 50 crops
+    assert {round(float(c.mean()) * 255) for c in crops} == {10, 50}  # crops of both files, unscaled values
