@@ -28,6 +28,12 @@ class ZooEntry:
 ZOO: dict[str, ZooEntry] = {
     e.name: e
     for e in [
+        ZooEntry("deepjscc-bcr1_12", "deepjscc",
+                 "DeepJSCC for whole photographs at any size: deepjscc-64-bcr1_12 fine-tuned on 128x128 native-scale "
+                 "crops of the embedded + fetched photographs, BCR 1/12, AWGN -2..14 dB"),
+        ZooEntry("deepjscc-bcr1_48", "deepjscc",
+                 "DeepJSCC for whole photographs at any size: deepjscc-64-bcr1_48 fine-tuned on 128x128 native-scale "
+                 "crops of the embedded + fetched photographs, BCR 1/48, AWGN -2..14 dB"),
         ZooEntry("deepjscc-64-bcr1_12", "deepjscc",
                  "DeepJSCC, residual-GDN backbone (SNR-adaptive), photos + dead leaves 64x64, BCR 1/12, AWGN -5..10 dB"),
         ZooEntry("deepjscc-64-bcr1_48", "deepjscc",
