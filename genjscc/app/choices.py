@@ -12,11 +12,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 __all__ = [
-    "Option", "SchemeChoice", "scheme_choices", "channel_names", "photo_names", "SIZES", "CSI_MODES",
+    "Option", "SchemeChoice", "scheme_choices", "channel_names", "photo_names", "SIZES", "NATIVE", "NATIVE_MAX_PIXELS",
+    "CSI_MODES",
     "checked_scheme_request", "choices_document",
 ]
 
-SIZES = (32, 64, 128, 256)  # image sides the page offers; the shipped models take 64
+NATIVE = "native"  # the whole image at its own H x W (DeepJSCC and separation; not the generative schemes)
+SIZES = (32, 64, 128, 256, NATIVE)  # S x S crops the page offers (the shipped models take 64), and native
+NATIVE_MAX_PIXELS = 2**22  # largest image the page sends whole (2048 x 2048): larger ones take a while on a CPU
 CSI_MODES = ("mmse", "zf", "none")
 SEPARATION_BCRS = ("1/12", "1/24", "1/48", "1/96", "1/192")
 STEP_LIMIT = 1000  # most ILO steps a request may ask for

@@ -4,7 +4,7 @@ The request (``POST /api/jobs``)::
 
     {"task": "transmit" | "curve",
      "image": {"photo": "chelsea"} | {"upload": {"name": "cat.png", "data": "<base64 of the file>"}},
-     "size": 64, "schemes": [{"spec": "deepjscc-64-bcr1_12", "options": {}}, ...],
+     "size": 64 | "native", "schemes": [{"spec": "deepjscc-64-bcr1_12", "options": {}}, ...],
      "channel": "awgn", "csi": "mmse", "snr": 5, "seed": 0,
      "curve": {"from": -5, "to": 10, "step": 5, "metric": "psnr"}}      # task "curve" only
 
@@ -35,7 +35,7 @@ MAX_CURVE_POINTS = 41
 class Form:
     task: str
     image: dict
-    size: int
+    size: int | str  # S (S x S centre crop) or "native" (the whole image)
     schemes: tuple[tuple[str, dict], ...]  # (spec, options) as build_scheme takes them
     channel: str
     csi: str
@@ -76,8 +76,9 @@ def read_form(request) -> Form:
     if task not in ("transmit", "curve"):
         raise ValueError(f"task must be transmit or curve, got {task!r}")
     size = request.get("size", 64)
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {', '.join(map(str, SIZES))}, got {size!r}")
+    if isinstance(size, bool) or size not in SIZES:
+        raise ValueError(f"size must be one of {', '.join(map(str, SIZES))} (native: the whole image at its own "
+                         f"size), got {size!r}")
     entries = request.get("schemes") or []
     if not isinstance(entries, list) or not entries:
         raise ValueError("choose at least one scheme")
@@ -111,7 +112,8 @@ def read_form(request) -> Form:
 
 
 def prepare_image(form: Form) -> PreparedImage:
-    """The form's photo or upload, cropped and resized to ``form.size`` (a ``DataError`` for a bad upload)."""
+    """The form's photo or upload, cropped and resized to ``form.size``, or whole at "native" (a ``DataError`` for a
+    bad upload)."""
     if "photo" in form.image:
         return prepare_photo(str(form.image["photo"]), form.size)
     upload = form.image["upload"]

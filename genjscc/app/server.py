@@ -166,7 +166,8 @@ class Handler(BaseHTTPRequestHandler):
         work = (transmit_work if form.task == "transmit" else curve_work)(form, prepared, self.server.cache)
         job = self.server.board.submit(form.task, work)
         self._json(HTTPStatus.OK, {"job": job.id, "original": data_url(prepared.image), "source": prepared.source,
-                                   "notes": prepared.notes, "size": form.size})
+                                   "notes": prepared.notes, "size": form.size,
+                                   "height": prepared.image.shape[-2], "width": prepared.image.shape[-1]})
 
 
 def make_server(host: str = "127.0.0.1", port: int = 0, quiet: bool = False, warm: str | None = None) -> AppServer:

@@ -33,7 +33,7 @@ class Cancelled(Exception):
 
 @dataclass
 class PreparedImage:
-    image: Tensor  # [3, S, S] in [0, 1], multiples of 1/255
+    image: Tensor  # [3, S, S] (or [3, H, W] at native size) in [0, 1], multiples of 1/255
     source: str  # held-out photo name or the uploaded file's name
     notes: list[str] = field(default_factory=list)  # what was done to it, in words
 
@@ -59,8 +59,31 @@ def _square(image: Tensor, size: int, source: str, notes: list[str]) -> Prepared
     return PreparedImage((square * 255).round() / 255, source, notes)
 
 
-def prepare_photo(name: str, size: int) -> PreparedImage:
-    """A held-out photo (``chelsea``, ``coffee``, ``flower``) as the page sends it."""
+def _whole(image: Tensor, source: str, notes: list[str]) -> PreparedImage:
+    """``image [3, H, W]`` (uint8, or float in [0, 1]) whole at its own size, rounded to 8 bits; ``DataError`` over
+    :data:`~genjscc.app.choices.NATIVE_MAX_PIXELS`."""
+    from genjscc.app.choices import NATIVE_MAX_PIXELS
+    from genjscc.utils.images import DataError
+
+    h, w = image.shape[-2:]
+    if h * w > NATIVE_MAX_PIXELS:
+        raise DataError(f"{source} is {w}x{h} = {h * w:,} pixels; the page sends whole images of up to "
+                        f"{NATIVE_MAX_PIXELS:,} pixels (2048x2048): choose a square size, or send it whole with "
+                        "genjscc transmit")
+    notes.append(f"sent whole at its own size, {w}x{h} (not cropped or resized)")
+    x = image.float() / 255 if image.dtype == torch.uint8 else (image.clamp(0, 1) * 255).round() / 255
+    return PreparedImage(x, source, notes)
+
+
+def _prepared(image: Tensor, size, source: str, notes: list[str]) -> PreparedImage:
+    """The image as the page sends it at ``size``: an S x S centre square, or whole for ``"native"``."""
+    from genjscc.app.choices import NATIVE
+
+    return _whole(image, source, notes) if size == NATIVE else _square(image, size, source, notes)
+
+
+def prepare_photo(name: str, size) -> PreparedImage:
+    """A held-out photo (``chelsea``, ``coffee``, ``flower``) as the page sends it at ``size`` (S, or ``"native"``)."""
     from genjscc.app.choices import photo_names
     from genjscc.data import photo_images
 
@@ -68,10 +91,10 @@ def prepare_photo(name: str, size: int) -> PreparedImage:
     if name not in names:
         raise ValueError(f"no held-out photo {name!r}; choose one of {', '.join(names)}")
     photo = photo_images("test")[names.index(name)]
-    return _square(photo, size, name, [f"held-out photo {name} ({photo.shape[-1]}x{photo.shape[-2]})"])
+    return _prepared(photo, size, name, [f"held-out photo {name} ({photo.shape[-1]}x{photo.shape[-2]})"])
 
 
-def prepare_upload(filename: str, data: bytes, size: int) -> PreparedImage:
+def prepare_upload(filename: str, data: bytes, size) -> PreparedImage:
     """An uploaded file read as ``genjscc transmit`` reads an image; errors carry the CLI's messages.
 
     The file is written under its own base name to a private folder and read with
@@ -91,7 +114,7 @@ def prepare_upload(filename: str, data: bytes, size: int) -> PreparedImage:
             image = load_image(path)
         except DataError as exc:
             raise DataError(str(exc).replace(str(path), name)) from None
-    if min(w, h) < size:
+    if size != "native" and min(w, h) < size:
         raise DataError(f"image {name} is {w}x{h}, smaller than the {size}x{size} the models take; "
                         "upload a larger image or choose a smaller size")
     notes = [f"uploaded {name} ({w}x{h}, mode {mode})"]
@@ -102,7 +125,7 @@ def prepare_upload(filename: str, data: bytes, size: int) -> PreparedImage:
         notes.append("transparent pixels composited on white")
     elif mode in ("L", "1"):
         notes.append("grayscale repeated to RGB")
-    return _square(image, size, name, notes)
+    return _prepared(image, size, name, notes)
 
 
 def upload_name(filename: str) -> str:

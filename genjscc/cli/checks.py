@@ -14,7 +14,11 @@ from genjscc.cli.app import fail
 from genjscc.evaluation.records import RECORD_SUFFIXES
 
 __all__ = ["check_device", "check_output", "check_output_folder", "check_at_least", "FIGURE_SUFFIXES",
-           "RECORD_SUFFIXES", "image_suffixes"]
+           "RECORD_SUFFIXES", "image_suffixes", "SIZE_HELP"]
+
+SIZE_HELP = ("S (a side in pixels, a multiple of 8): S x S test crops; or native: every test image whole at its own "
+             "H x W, nothing cropped or resized (photos: the 3 held-out photographs; folder:PATH: each test image; "
+             "networks pad to their stride and crop back)")
 
 
 def check_device(device: str) -> str:

@@ -11,6 +11,7 @@ import typer
 from genjscc.cli.app import app, fail, zoo_app
 from genjscc.cli.checks import (
     RECORD_SUFFIXES,
+    SIZE_HELP,
     check_at_least,
     check_device,
     check_output,
@@ -27,6 +28,16 @@ CHANNEL_HELP = (
     "channel spec [STAGE[:k=v,..]+]NAME[:k=v,..]: awgn | rayleigh | fast-rayleigh | rician | ofdm-tdl-a..e | "
     "ofdm-cdl-a..e; stages clip, phase-noise; e.g. ofdm-tdl-c:estimator=ls,speed=30 (README 'OFDM')"
 )
+
+
+def parse_size_option(text: str, option: str = "--size"):
+    """``--size``: a side S in pixels (int) or ``"native"``; anything else exits 2 naming the option."""
+    from genjscc.data.native import parse_size
+
+    try:
+        return parse_size(text, option)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
 
 
 def parse_snr_list(text: str) -> list[float]:
@@ -79,7 +90,9 @@ def transmit(
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
     config: Optional[Path] = typer.Option(None, "--config", help=CONFIG_HELP),
 ):
-    """Send one image through MODEL over the channel and save what arrives."""
+    """Send one image through MODEL over the channel, whole and at its own size, and save what arrives.
+
+    Networks pad the sides to their stride and crop back; the BCR printed is k/(3HW) on the true pixels."""
     import torch
 
     from genjscc.evaluation.evaluate import transmit_checked
@@ -110,25 +123,39 @@ def transmit(
         raise fail(f"-o {output}: {exc}") from None
     except OSError as exc:
         raise fail(f"-o {output}: cannot write: {exc.strerror or exc}") from None
-    bcr = scheme.bcr(x.shape[-2], x.shape[-1])
-    typer.echo(f"{output}: {x.shape[-1]}x{x.shape[-2]}, BCR {bcr}, {link.describe()} {snr:g} dB, "
-               f"PSNR {psnr(y, x).item():.2f} dB")
+    height, width = x.shape[-2:]
+    typer.echo(f"{output}: {width}x{height}, BCR {bcr_words(scheme.bcr(height, width), height, width)}, "
+               f"{link.describe()} {snr:g} dB, PSNR {psnr(y, x).item():.2f} dB")
+
+
+def bcr_words(bcr, height: int, width: int) -> str:
+    """A BCR for people: ``1/48``; or, where padding to the network's stride makes it an unwieldy fraction,
+    ``0.0854 = 34,656 channel uses / 405,900 values`` (3 H W); ``-`` when the scheme has none."""
+    if bcr is None:
+        return "-"
+    if bcr.denominator <= 1000:
+        return str(bcr)
+    values = 3 * height * width
+    uses = bcr * values
+    count = f"{int(uses):,}" if uses.denominator == 1 else f"{float(uses):,.1f}"
+    return f"{float(bcr):.4f} = {count} channel uses / {values:,} values"
 
 
 @app.command()
 def evaluate(
     model: str = typer.Argument(..., help="zoo name, .safetensors path, or a scheme kind (e.g. separation)"),
     data: str = typer.Option("photos", help=DATA_HELP),
-    size: int = typer.Option(64, help="image side in pixels"),
+    size: str = typer.Option("64", help="test images: " + SIZE_HELP),
     snr: str = typer.Option("-5,0,5,10", help="comma-separated SNRs in dB"),
     channel: str = typer.Option("awgn", help=CHANNEL_HELP),
     csi: str = typer.Option("mmse", help="receiver CSI for fading: mmse | zf | none"),
-    metrics: str = typer.Option("psnr,ssim,ms-ssim,lpips-alex", help="comma-separated metric names: psnr, ssim, ms-ssim, lpips-alex, lpips-vgg, and set-level fid, kid (Inception; slow on CPU)"),
+    metrics: str = typer.Option("psnr,ssim,ms-ssim,lpips-alex", help="comma-separated metric names: psnr, ssim, ms-ssim, ms-ssim-db (-10 log10(1 - MS-SSIM), dB), lpips-alex, lpips-vgg, and set-level fid, kid (Inception; slow on CPU)"),
     limit: Optional[int] = typer.Option(None, help="use only the first N test images"),
     skip_bad: bool = typer.Option(False, "--skip-bad/--no-skip-bad", help="folder data: skip unreadable image files"),
     resize_small: bool = typer.Option(False, "--resize-small/--no-resize-small",
-                                      help="folder data: upscale images smaller than --size"),
-    batch_size: int = typer.Option(64),
+                                      help="folder data: upscale images smaller than --size S"),
+    batch_size: int = typer.Option(64, help="images per batch (at --size native: images of one size, at most "
+                                            "4,194,304 pixels a batch)"),
     seed: int = typer.Option(0, help="seed of the channel noise"),
     out: Optional[Path] = typer.Option(None, help="also write records to FILE (.csv or .json)"),
     format: str = typer.Option("table", "--format", help="table | json | csv (json/csv: one document on stdout)"),
@@ -136,16 +163,20 @@ def evaluate(
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
     config: Optional[Path] = typer.Option(None, "--config", help=CONFIG_HELP),
 ):
-    """Evaluate a scheme over SNRs on held-out images: PSNR, SSIM, MS-SSIM (and more)."""
+    """Evaluate a scheme over SNRs on held-out images: PSNR, SSIM, MS-SSIM (and more).
+
+    --size native sends every test image whole at its own size; means weigh each image the same, and the
+    records carry the sizes and the effective BCR k/(3HW) (README, "Native size")."""
     from rich.console import Console
 
-    from genjscc.data import DataError, load_dataset, stack
+    from genjscc.data import DataError, held_out_images
     from genjscc.evaluation.evaluate import evaluate as run
     from genjscc.evaluation.records import records_table, records_to_csv, records_to_json, write_records
 
     if format not in ("table", "json", "csv"):
         raise fail(f"--format must be table, json or csv, got {format!r}")
     snrs = parse_snr_list(snr)
+    side = parse_size_option(size)
     check_at_least("--batch-size", batch_size)
     check_at_least("--limit", limit)
     check_device(device)
@@ -154,7 +185,7 @@ def evaluate(
         check_output(out, "--out", suffixes=RECORD_SUFFIXES)
     options = parse_set_options(set_, config)
     try:
-        images = stack(load_dataset(data, "test", size, limit=limit, skip_bad=skip_bad, resize_small=resize_small))
+        images = held_out_images(data, side, limit=limit, skip_bad=skip_bad, resize_small=resize_small)
     except (DataError, ValueError) as exc:
         raise fail(str(exc)) from None
     scheme = open_scheme(model, device, options, data)
@@ -202,15 +233,18 @@ def demo(
     snr: str = typer.Option("-5,0,5,10", help="comma-separated SNRs in dB"),
     channel: str = typer.Option("awgn", help=CHANNEL_HELP),
 ):
-    """Send the held-out photos through every shipped scheme model; table, records, image grid and plots."""
-    import torch
+    """Send the held-out photos through every shipped scheme model; table, records, image grids and plots.
+
+    grid.png: 64x64 held-out crops through every shipped scheme; grid-native.png: the three held-out
+    photographs whole, at their own size, through DeepJSCC and WebP + ideal code at BCR 1/12 and 1/48 (at the
+    lowest and highest SNR; shown downscaled to one height, scores on the full-size images)."""
     from rich.console import Console
 
     from genjscc.data import load_dataset, stack
-    from genjscc.evaluation.evaluate import evaluate as run, transmit_checked
+    from genjscc.evaluation.evaluate import evaluate as run
     from genjscc.evaluation.records import records_table, write_records
-    from genjscc.metrics import lpips_alex, psnr
     from genjscc.evaluation.plots import comparison_grid, plot_records
+    from genjscc.evaluation.tiles import grid_tile
     from genjscc.schemes import SCHEMES, build_scheme
     from genjscc.zoo import ZOO
 
@@ -226,21 +260,57 @@ def demo(
             continue
         scheme = build_scheme(name)
         records += run(scheme, images, link, snrs, batch_size=128)
-        tiles, captions = [], []
-        for s in snrs:
-            g = torch.Generator().manual_seed(0)
-            tile = transmit_checked(scheme, shown, link, s, generator=g).images
-            with torch.no_grad():  # the captions of `genjscc grid`: mean PSNR / LPIPS of the tile's images
-                captions.append(f"{psnr(tile, shown).mean():.1f} dB / LPIPS {lpips_alex(tile, shown).mean():.3f}")
-            tiles.append(tile)
-        rows.append((scheme.label, tiles, captions))
+        tiles, captions = zip(*(grid_tile(scheme, shown, link, s, 0) for s in snrs))
+        rows.append((scheme.label, list(tiles), list(captions)))
     Console(width=max(Console().width, 150)).print(records_table(records))
     write_records(records, out / "results.csv")
     comparison_grid(shown, rows, snrs, out / "grid.png")
+    native_snrs = sorted({min(snrs), max(snrs)})
+    photos, native_rows = native_demo_rows(link, native_snrs)
+    sizes = ", ".join(f"{p.shape[-1]}x{p.shape[-2]}" for p in photos)
+    comparison_grid(photos, native_rows, native_snrs, out / "grid-native.png",
+                    note=f"the held-out photographs sent whole at their own size ({sizes}); shown downscaled to one "
+                         "height for display only; PSNR / LPIPS on the full-size images")
     plot_records(records, out / "psnr.png", metric="psnr", title=f"held-out photos, {link.describe()}")
     plot_records(records, out / "lpips.png", metric="lpips-alex", title=f"held-out photos, {link.describe()}")
     typer.echo(f"wrote {out / 'results.csv'}, {out / 'grid.png'} ({len(rows)} schemes x {len(snrs)} SNRs, "
-               f"{len(shown)} held-out crops per tile, each labelled), {out / 'psnr.png'} and {out / 'lpips.png'}")
+               f"{len(shown)} held-out crops per tile, each labelled), {out / 'grid-native.png'} ({len(native_rows)} "
+               f"schemes x {len(native_snrs)} SNRs, the {len(photos)} held-out photographs whole), "
+               f"{out / 'psnr.png'} and {out / 'lpips.png'}")
+
+
+DEMO_NATIVE_BCRS = ("1_12", "1_48")  # BCRs of the demo's native-size grid (DeepJSCC beside WebP + ideal code)
+
+
+def native_demo_schemes() -> list:
+    """The schemes of ``grid-native.png``: for each BCR of :data:`DEMO_NATIVE_BCRS`, the zoo's DeepJSCC for any
+    size (``deepjscc-bcrX``) or else its 64x64 one (``deepjscc-64-bcrX``), then WebP + ideal capacity code."""
+    from genjscc.schemes import build_scheme
+    from genjscc.zoo import ZOO
+
+    schemes = []
+    for bcr in DEMO_NATIVE_BCRS:
+        name = next((n for n in (f"deepjscc-bcr{bcr}", f"deepjscc-64-bcr{bcr}") if n in ZOO and ZOO[n].path.exists()),
+                    None)
+        if name is not None:
+            schemes.append(build_scheme(name))
+        schemes.append(build_scheme("separation", codec="webp", code="capacity", bcr=bcr.replace("_", "/")))
+    return schemes
+
+
+def native_demo_rows(link, snrs: list[float]) -> tuple[list, list]:
+    """(the held-out photographs ``[3, H_i, W_i]`` whole, grid rows of :func:`native_demo_schemes` at ``snrs``)."""
+    from genjscc.data import native_test_images
+    from genjscc.evaluation.tiles import grid_tile
+
+    found = native_test_images("photos")
+    photos = [found[i] for i in range(len(found))]
+    rows = []
+    for scheme in native_demo_schemes():
+        tiles, captions = zip(*(grid_tile(scheme, photos, link, s, 0) for s in snrs))
+        label = scheme.label if scheme.kind != "separation" else f"{scheme.label} {scheme.rho}"
+        rows.append((label, list(tiles), list(captions)))
+    return photos, rows
 
 
 def print_progress_to_stderr(snr: float, done: int, total: int) -> None:

@@ -10,14 +10,21 @@ import typer
 from genjscc.cli.app import app, fail
 from genjscc.cli.options import CONFIG_HELP, SET_HELP, parse_set_options
 from genjscc.train.args import DATA_HELP
-from genjscc.cli.checks import FIGURE_SUFFIXES, RECORD_SUFFIXES, check_at_least, check_device, check_output
+from genjscc.cli.checks import (
+    FIGURE_SUFFIXES,
+    RECORD_SUFFIXES,
+    SIZE_HELP,
+    check_at_least,
+    check_device,
+    check_output,
+)
 
 
 @app.command()
 def plot(
     records: list[Path] = typer.Argument(..., help="record files from evaluate --out / sweep (.csv or .json)"),
     output: Path = typer.Option(Path("plot.png"), "-o", "--output", help="figure file (.png, .pdf or .svg)"),
-    metric: str = typer.Option("psnr", help="psnr | ssim | ms-ssim | lpips-alex | lpips-vgg | fid | kid"),
+    metric: str = typer.Option("psnr", help="psnr | ssim | ms-ssim | ms-ssim-db | lpips-alex | lpips-vgg | fid | kid"),
     x: str = typer.Option("snr", "--x", help="snr (one line per model x BCR x channel) | bcr"),
     title: Optional[str] = typer.Option(None, help="figure title"),
     models: Optional[str] = typer.Option(None, help="only these models (comma-separated record 'model' names)"),
@@ -100,7 +107,7 @@ def grid(
     snr: str = typer.Option("-5,5", help="comma-separated SNRs in dB (one column each)"),
     n: int = typer.Option(4, "-n", help="test images per tile"),
     data: str = typer.Option("photos", help="test images: " + DATA_HELP),
-    size: int = typer.Option(64),
+    size: str = typer.Option("64", help=SIZE_HELP + "; whole images are shown downscaled to one height"),
     channel: str = typer.Option("awgn"),
     seed: int = typer.Option(0, help="seed of the channel noise"),
     device: str = typer.Option("cpu"),
@@ -110,52 +117,54 @@ def grid(
     """The same test images through several schemes at chosen SNRs; each tile labelled PSNR / LPIPS.
 
     Scheme kinds take their options from --set / --config (e.g. grid deepjscc-64-bcr1_12 separation
-    --set codec=webp --set bcr=1/12): each scheme gets the options its kind takes."""
-    import torch
-
-    from genjscc.cli.core import open_channel, open_scheme, parse_snr_list
-    from genjscc.data import DataError, load_dataset, stack
-    from genjscc.evaluation.evaluate import transmit_checked
-    from genjscc.metrics import lpips_alex, psnr
+    --set codec=webp --set bcr=1/12): each scheme gets the options its kind takes. --size native sends each
+    image whole at its own size (PSNR and LPIPS on the full-size images; the figure shows them downscaled)."""
+    from genjscc.cli.core import open_channel, open_scheme, parse_size_option, parse_snr_list
+    from genjscc.data import DataError, held_out_images
+    from genjscc.evaluation.evaluate import check_sizes, plan_batches
     from genjscc.evaluation.plots import comparison_grid
+    from genjscc.evaluation.tiles import grid_tile
 
     snrs = parse_snr_list(snr)
+    side = parse_size_option(size)
     check_at_least("-n", n)
     check_device(device)
     check_output(output, "-o", suffixes=FIGURE_SUFFIXES)
     options = _options_per_scheme(schemes, parse_set_options(set_, config))
     link = open_channel(channel, "mmse")
     try:
-        images = stack(load_dataset(data, "test", size, limit=n))
+        images = held_out_images(data, side, limit=n)
+        if not hasattr(images, "dim"):
+            images = [images[i] for i in range(len(images))]
     except (DataError, ValueError) as exc:
         raise fail(str(exc)) from None
+    sizes = plan_batches(images, len(images)).sizes
     rows = []
     for spec in schemes:
         scheme = open_scheme(spec, device, options[spec], data)
         tiles, captions = [], []
-        for s in snrs:
-            g = torch.Generator(device=scheme.device).manual_seed(seed)
-            try:
-                out = transmit_checked(scheme, images.to(scheme.device), link, s, generator=g).images
-            except ValueError as exc:
-                raise fail(str(exc)) from None
-            with torch.no_grad():
-                target = images.to(out.device)
-                caption = f"{psnr(out, target).mean():.1f} dB"
-                try:
-                    caption += f" / LPIPS {lpips_alex(out, target).mean():.3f}"
-                except ValueError:  # images below LPIPS' smallest size (31 pixels): PSNR alone
-                    pass
+        try:
+            check_sizes(scheme, sizes)
+            for s in snrs:
+                tile, caption = grid_tile(scheme, images, link, s, seed)
+                tiles.append(tile)
                 captions.append(caption)
-            tiles.append(out.cpu())
+        except ValueError as exc:
+            raise fail(str(exc)) from None
         rows.append((scheme.label, tiles, captions))
-    comparison_grid(images, rows, snrs, output)
+    note = None
+    if not hasattr(images, "dim"):
+        shapes = ", ".join(f"{w}x{h}" for h, w in sizes)
+        note = (f"whole images at their own size ({shapes}), shown downscaled to one height for display only; "
+                "PSNR / LPIPS on the full-size images")
+    comparison_grid(images, rows, snrs, output, note=note)
     typer.echo(f"wrote {output} ({len(schemes)} schemes x {len(snrs)} SNRs, {len(images)} images per tile)")
 
 
 @app.command()
 def sweep(
-    config: Path = typer.Argument(..., help="YAML: schemes, snr, channels, data, size, limit, metrics, seed"),
+    config: Path = typer.Argument(..., help="YAML: schemes, snr, channels, data, size (S or native), limit, metrics, "
+                                            "seed"),
     store: Path = typer.Option(Path("sweep.jsonl"), help="results store; finished points are skipped on a rerun"),
     out: Optional[Path] = typer.Option(None, help="also write all records to FILE (.csv or .json)"),
 ):

@@ -22,12 +22,14 @@ Training datasets are map-style and deterministic: item ``i`` is drawn from a ge
 seeded by ``(seed, i)``, so a resumed run sees the same crops. Modules: :mod:`.photos`,
 :mod:`.files` (folders, CIFAR-10), :mod:`.datasets` (crops, fixed lists, mixes),
 :mod:`.sampling` (the resumable stream), :mod:`.transforms`, :mod:`.specs` (datasets by spec),
-:mod:`.mean_image` (the cached mean training image); this package re-exports their public names.
+:mod:`.mean_image` (the cached mean training image), :mod:`.native` (whole test images at their own size,
+``--size native``); this package re-exports their public names.
 """
 
 from genjscc.data.datasets import CROP_SCALES, CropDataset, FixedDataset, MixedDataset, TensorPool, pass_batch
 from genjscc.data.files import FolderImages, load_cifar10
 from genjscc.data.mean_image import training_mean_image
+from genjscc.data.native import NATIVE, NativeImages, held_out_images, native_test_images, parse_size
 from genjscc.data.photos import PHOTO_SPLIT, grid_crops, photo_images, photo_palette
 from genjscc.data.sampling import StreamSampler
 from genjscc.data.specs import crop_pool, load_dataset, stack, test_spec
@@ -37,4 +39,5 @@ __all__ = [
     "PHOTO_SPLIT", "load_dataset", "load_image", "save_image", "photo_images", "photo_palette", "grid_crops",
     "CropDataset", "CROP_SCALES", "FixedDataset", "MixedDataset", "FolderImages", "load_cifar10", "DataError", "stack",
     "training_mean_image", "crop_pool", "StreamSampler", "TensorPool", "pass_batch", "test_spec",
+    "NATIVE", "NativeImages", "held_out_images", "native_test_images", "parse_size",
 ]

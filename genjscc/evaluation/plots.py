@@ -21,7 +21,7 @@ from genjscc.evaluation.records import Record, check_consistent, describe_identi
 __all__ = ["plot_records", "comparison_grid", "METRIC_LABELS"]
 
 METRIC_LABELS = {
-    "psnr": "PSNR (dB)", "ssim": "SSIM", "ms-ssim": "MS-SSIM", "lpips-alex": "LPIPS (AlexNet)",
+    "psnr": "PSNR (dB)", "ssim": "SSIM", "ms-ssim": "MS-SSIM", "ms-ssim-db": "MS-SSIM (dB)", "lpips-alex": "LPIPS (AlexNet)",
     "lpips-vgg": "LPIPS (VGG)", "fid": "FID", "kid": "KID",
 }
 LOWER_IS_BETTER = {"lpips-alex", "lpips-vgg", "fid", "kid"}
@@ -111,31 +111,60 @@ def plot_records(records: list[Record], path: str | Path, *, metric: str = "psnr
         return _save(plt, fig, path, dpi=200)
 
 
-def comparison_grid(originals, rows: list[tuple[str, list, list[str]]], snrs: list[float], path: str | Path) -> Path:
+def comparison_grid(originals, rows: list[tuple[str, list, list[str]]], snrs: list[float], path: str | Path, *,
+                    display_height: int | None = None, note: str | None = None) -> Path:
     """An image grid: the originals on top, then one row per scheme and one column per SNR.
 
-    ``originals``: ``[n, 3, H, W]`` in [0, 1]; ``rows``: ``(scheme label, tiles, captions)``
-    with one tile ``[n, 3, H, W]`` and one caption (e.g. "24.1 dB / 0.29") per SNR.
+    ``originals``: ``[n, 3, H, W]`` in [0, 1], or a list of ``[3, H_i, W_i]`` (whole images of different sizes);
+    ``rows``: ``(scheme label, tiles, captions)`` with one tile per SNR (images as the originals) and one caption
+    (e.g. "24.1 dB / 0.29") per SNR. Each tile is its images side by side; with ``display_height`` (pixels)
+    every image is resized to that height for display only (aspect kept, antialiased), which images of
+    different heights need (default: the smallest height). ``note``: a line under the figure (e.g. that the
+    images were downscaled for display).
     """
-    import torch
-
-    def strip(images) -> "torch.Tensor":
-        return torch.cat(list(images.clamp(0, 1)), dim=2).permute(1, 2, 0).cpu().numpy()  # [H, n W, 3]
-
+    stacked = not isinstance(originals, (list, tuple))
+    images = list(originals)
+    if display_height is None and len({im.shape[-2] for im in images}) > 1:
+        display_height = min(im.shape[-2] for im in images)
     plt = _pyplot()
     columns = len(snrs)
+    first = _strip(images, display_height)
+    if stacked and display_height is None:  # square crops: small tiles, as the demo has always drawn them
+        column_width, row_height = 2.2, 0.9
+    else:  # whole images: wide tiles, the height their aspect needs plus the title
+        column_width = 5.0
+        row_height = column_width * first.shape[0] / first.shape[1] + 0.35
     with plt.rc_context({"font.size": 7}):
         fig, axes = plt.subplots(len(rows) + 1, columns, squeeze=False,
-                                 figsize=(2.2 * columns, 0.9 * (len(rows) + 1)),
+                                 figsize=(column_width * columns, row_height * (len(rows) + 1) + (0.2 if note else 0)),
                                  constrained_layout=True)
         for c in range(columns):
-            axes[0][c].imshow(strip(originals))
+            axes[0][c].imshow(first)
             axes[0][c].set_title("original" if c == 0 else "")
         for r, (label, tiles, captions) in enumerate(rows, start=1):
             for c, (tile, caption) in enumerate(zip(tiles, captions)):
-                axes[r][c].imshow(strip(tile))
+                axes[r][c].imshow(_strip(list(tile), display_height))
                 axes[r][c].set_title(f"{label} @ {snrs[c]:g} dB\n{caption}")
         for ax in axes.flat:
             ax.set_xticks([])
             ax.set_yticks([])
+        if note:
+            fig.suptitle(note, y=0.0, va="bottom", fontsize=6)
         return _save(plt, fig, path, dpi=150)
+
+
+def _strip(images: list, display_height: int | None):
+    """``[3, H_i, W_i]`` images side by side as one ``[H, sum W, 3]`` array in [0, 1], each resized to
+    ``display_height`` first when given (aspect kept; for display only)."""
+    import torch
+    import torch.nn.functional as F
+
+    shown = []
+    for image in images:
+        image = image.detach().float().cpu().clamp(0, 1)
+        if display_height is not None and image.shape[-2] != display_height:
+            width = max(1, round(image.shape[-1] * display_height / image.shape[-2]))
+            image = F.interpolate(image.unsqueeze(0), size=(display_height, width), mode="bilinear", antialias=True,
+                                  align_corners=False).squeeze(0).clamp(0, 1)
+        shown.append(image)
+    return torch.cat(shown, dim=2).permute(1, 2, 0).numpy()  # [H, sum W, 3]

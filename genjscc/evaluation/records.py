@@ -2,19 +2,24 @@
 
 A record is one row per scheme x SNR x metric::
 
-    scheme, model, data, size, bcr, channel, snr_db, metric, mean, ci95, n, weights, options, seed
+    scheme, model, data, size, bcr, channel, snr_db, metric, mean, ci95, n, weights, options, seed, sizes
 
-``ci95`` is the half-width of the 95 % Student-t interval of the mean over the ``n`` test
-images (NaN for set-level metrics such as FID). ``weights`` is the content hash of the
-scheme's weight files (``""`` for schemes without any), ``options`` the scheme's options as
-canonical JSON (``""`` for none), ``seed`` the evaluation's noise seed. A record's
-**identity** (:func:`identity`) is every field that changes its number: two records with
-the same identity, SNR and metric measure the same thing; tables and figures never merge
-records of different identities. Files written before ``weights``, ``options`` and ``seed``
-existed still read, with ``""``, ``""`` and 0. Records are written as CSV or JSON (one
-document ``{"fields": [...], "results": [...]}``), read back, and rendered as tables; the
-plot and sweep tools read the same files. This module imports nothing of the project but
-the base utilities.
+``size`` is the side S of S x S test crops, or ``native`` for whole images sent at their own size;
+``sizes`` then lists those sizes as ``WxH:count`` (width x height in pixels, how many images have it,
+comma-separated in order of first appearance, e.g. ``451x300:1,600x400:1,640x427:1``); it is ``""``
+for S x S crops. ``bcr`` is the effective bandwidth compression ratio k / (3 H W) on the true pixels:
+exact (``1/12``) when every image has the same, else its mean over the images written as a decimal
+(``0.0852``; a network pads each side to its stride, so k / (3 H W) varies a little with the size).
+``mean`` is the mean over the ``n`` images, each weighing the same; ``ci95`` is the half-width of the
+95 % Student-t interval of that mean (NaN for set-level metrics such as FID). ``weights`` is the
+content hash of the scheme's weight files (``""`` for schemes without any), ``options`` the scheme's
+options as canonical JSON (``""`` for none), ``seed`` the evaluation's noise seed. A record's
+**identity** (:func:`identity`) is every field that changes its number: two records with the same
+identity, SNR and metric measure the same thing; tables and figures never merge records of
+different identities. Files written before ``weights``, ``options``, ``seed`` and ``sizes`` existed
+still read, with ``""``, ``""``, 0 and ``""``. Records are written as CSV or JSON (one document
+``{"fields": [...], "results": [...]}``), read back, and rendered as tables; the plot and sweep
+tools read the same files. This module imports nothing of the project but the base utilities.
 """
 
 from __future__ import annotations
@@ -28,14 +33,16 @@ from pathlib import Path
 
 from genjscc.utils.atomic import atomic_write_text
 
-__all__ = ["FIELDS", "IDENTITY_FIELDS", "RECORD_SUFFIXES", "Record", "identity", "describe_identity",
+__all__ = ["FIELDS", "IDENTITY_FIELDS", "NATIVE_SIZE", "RECORD_SUFFIXES", "Record", "identity", "describe_identity",
+           "read_size", "sizes_text", "read_sizes",
            "check_consistent", "records_to_csv", "records_to_json", "write_records", "read_records",
            "records_markdown", "records_table"]
 
 FIELDS = ("scheme", "model", "data", "size", "bcr", "channel", "snr_db", "metric", "mean", "ci95", "n", "weights",
-          "options", "seed")
+          "options", "seed", "sizes")
 # every field that changes a number, but the SNR and the metric (what a curve runs over / plots)
-IDENTITY_FIELDS = ("scheme", "model", "weights", "options", "data", "size", "seed", "n", "bcr", "channel")
+IDENTITY_FIELDS = ("scheme", "model", "weights", "options", "data", "size", "sizes", "seed", "n", "bcr", "channel")
+NATIVE_SIZE = "native"  # the size of records of whole images at their own size
 # fields a model's name usually implies: labels name them only where one name covers several values
 NAMED_BY_MODEL = ("scheme", "weights", "options")
 
@@ -45,8 +52,8 @@ class Record:
     scheme: str
     model: str
     data: str
-    size: int
-    bcr: str
+    size: int | str  # S of S x S crops, or "native" (whole images at their own size: see sizes)
+    bcr: str  # the effective k / (3 H W): exact ("1/12"), or the mean over the images as a decimal
     channel: str
     snr_db: float
     metric: str
@@ -56,6 +63,7 @@ class Record:
     weights: str = ""  # content hash of the weight files ("" for none, or records older than this field)
     options: str = ""  # the scheme's options as canonical JSON ("" for none)
     seed: int = 0  # the evaluation's noise seed
+    sizes: str = ""  # native runs: "WxH:count,..." of the images ("" for S x S crops and older records)
 
 
 def records_to_csv(records: list[Record]) -> str:
@@ -90,12 +98,40 @@ def read_records(path: Path) -> list[Record]:
         with path.open(newline="") as fh:
             rows = list(csv.DictReader(fh))
         return [
-            Record(r["scheme"], r["model"], r["data"], int(r["size"]), r["bcr"], r["channel"], float(r["snr_db"]),
+            Record(r["scheme"], r["model"], r["data"], read_size(r["size"]), r["bcr"], r["channel"], float(r["snr_db"]),
                    r["metric"], float(r["mean"]), float(r["ci95"]), int(r["n"]), r.get("weights") or "",
-                   r.get("options") or "", int(r.get("seed") or 0))
+                   r.get("options") or "", int(r.get("seed") or 0), r.get("sizes") or "")
             for r in rows
         ]
     return [Record(**r) for r in json.loads(path.read_text())["results"]]
+
+
+def read_size(text) -> int | str:
+    """A record's ``size`` as written: a side in pixels (int), or ``native``; anything else a ``ValueError``."""
+    text = str(text).strip()
+    if text == NATIVE_SIZE:
+        return NATIVE_SIZE
+    if not text.isdigit():
+        raise ValueError(f"size must be a side in pixels or {NATIVE_SIZE}, got {text!r}")
+    return int(text)
+
+
+def sizes_text(sizes) -> str:
+    """``[(H, W), ...]`` per image -> ``"WxH:count,..."`` (width x height, in order of first appearance)."""
+    counts: dict[tuple[int, int], int] = {}
+    for height, width in sizes:
+        counts[(int(height), int(width))] = counts.get((int(height), int(width)), 0) + 1
+    return ",".join(f"{w}x{h}:{c}" for (h, w), c in counts.items())
+
+
+def read_sizes(text: str) -> list[tuple[int, int]]:
+    """``"WxH:count,..."`` -> ``[(H, W), ...]``, one entry per image (the inverse of :func:`sizes_text`)."""
+    sizes = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        shape, _, count = part.partition(":")
+        width, _, height = shape.partition("x")
+        sizes += [(int(height), int(width))] * int(count or 1)
+    return sizes
 
 
 def identity(r: Record, leave_out: tuple[str, ...] = ()) -> tuple:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from torch import Tensor
 
 from genjscc.data import test_spec
-from genjscc.evaluation.evaluate import evaluate
+from genjscc.evaluation.evaluate import check_sizes, evaluate, plan_batches
 from genjscc.evaluation.records import Record
 from genjscc.evaluation.store import claim_point, read_store
 from genjscc.metrics import DEFAULT_METRICS, PER_IMAGE_METRICS, SET_METRICS
@@ -63,6 +64,21 @@ def _integer(config: dict, name: str, default, low: int) -> int | None:
     return value
 
 
+def _size(config: dict) -> int | str:
+    """Setting ``size``: a side S (a multiple of 8, at least 8) for S x S crops, or ``native`` (whole images)."""
+    from genjscc.data.native import NATIVE, parse_size
+
+    value = config.get("size", 64)
+    try:
+        size = parse_size(value, "sweep setting size") if isinstance(value, (int, str)) else None
+    except ValueError:
+        size = None
+    if size != NATIVE and (size is None or size < 8 or size % 8):
+        raise ValueError(f"sweep setting size must be a side in pixels (a multiple of 8, at least 8) for S x S crops, "
+                         f"or native (whole images at their own size), got {value!r}")
+    return size
+
+
 def _text(value, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{what} must be a name, got {value!r}")
@@ -75,6 +91,8 @@ def sweep_points(config: dict) -> tuple[list[SweepPoint], dict]:
         schemes: [deepjscc-64-bcr1_12, {spec: separation, options: {codec: webp, bcr: 1/12}}]
         snr: [-5, 0, 5, 10]          channels: [awgn, rayleigh]      csi: mmse
         data: photos    size: 64     limit: null     metrics: [psnr, lpips-alex]    seed: 0
+
+    ``size: native`` sends every test image whole at its own size (:mod:`genjscc.data.native`).
 
     Every setting is checked here (types, names, ranges), so a bad one fails before anything
     runs; a single value where a list is expected (``snr: 10``) is a one-element list.
@@ -118,9 +136,7 @@ def sweep_points(config: dict) -> tuple[list[SweepPoint], dict]:
     if unknown:
         raise ValueError(f"unknown metric(s) {unknown} in the sweep; available: "
                          f"{sorted(PER_IMAGE_METRICS) + list(SET_METRICS)}")
-    size = _integer(config, "size", 64, 8)
-    if size % 8:
-        raise ValueError(f"sweep setting size must be a multiple of 8, got {size}")
+    size = _size(config)
     _integer(config, "batch_size", 128, 1)
     common = {"data": test_spec(_text(config.get("data", "photos"), "sweep setting data")), "size": size,
               "limit": _integer(config, "limit", None, 1), "metrics": metrics, "seed": _integer(config, "seed", 0, 0)}
@@ -139,20 +155,21 @@ def run_sweep(config: dict, store: Path, *, batch_size: int | None = None, progr
     ``progress(done, total, point)`` is called before each point. Returns the records of all
     points, in the configuration's order.
     """
-    from genjscc.data import load_dataset, stack
+    from genjscc.data import held_out_images
     from genjscc.schemes import build_scheme_for_data
 
     points, common = sweep_points(config)
     batch = batch_size or int(config.get("batch_size", 128))
     store = Path(store)
     done = read_store(store)
-    images = stack(load_dataset(common["data"], "test", common["size"], limit=common["limit"]))
+    images = held_out_images(common["data"], common["size"], limit=common["limit"])
+    sizes = plan_batches(images, batch).sizes
     built: dict = {}
     for point in points:
         scheme_key = (point.scheme, point.options)
         if scheme_key not in built:
             scheme = build_scheme_for_data(point.scheme, common["data"], dict(point.options))
-            scheme.check_size(common["size"], common["size"])
+            check_sizes(scheme, sizes)
             built[scheme_key] = scheme
     keys = [point.key(common, content_hash(built[(point.scheme, point.options)].weight_files)) for point in points]
     store.parent.mkdir(parents=True, exist_ok=True)
@@ -179,7 +196,7 @@ def run_sweep(config: dict, store: Path, *, batch_size: int | None = None, progr
     return [r for key in keys for r in done[key]]
 
 
-def _run_point(point: SweepPoint, key: str, built: dict, images: Tensor, common: dict, batch: int,
+def _run_point(point: SweepPoint, key: str, built: dict, images: Tensor | Sequence[Tensor], common: dict, batch: int,
                fh) -> list[Record]:
     """Evaluate one point and append it to the open store ``fh`` (one flushed line: a kill loses at most it)."""
     from genjscc.channel.registry import build_channel

@@ -14,10 +14,10 @@ from typing import Callable
 
 from torch import Tensor
 
-from genjscc.metrics.quality import ms_ssim, ms_ssim_setting, psnr, ssim
+from genjscc.metrics.quality import ms_ssim, ms_ssim_db, ms_ssim_setting, psnr, ssim
 
 __all__ = [
-    "psnr", "ssim", "ms_ssim", "ms_ssim_setting", "lpips_alex", "lpips_vgg", "lpips_network", "LPIPS", "FID", "KID",
+    "psnr", "ssim", "ms_ssim", "ms_ssim_db", "ms_ssim_setting", "lpips_alex", "lpips_vgg", "lpips_network", "LPIPS", "FID", "KID",
     "PER_IMAGE_METRICS", "DEFAULT_METRICS", "SET_METRICS",
 ]
 
@@ -62,6 +62,7 @@ PER_IMAGE_METRICS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
     "psnr": psnr,
     "ssim": ssim,
     "ms-ssim": ms_ssim,
+    "ms-ssim-db": ms_ssim_db,  # -10 log10(1 - MS-SSIM), per image
     "lpips-alex": lpips_alex,
     "lpips-vgg": lpips_vgg,
 }

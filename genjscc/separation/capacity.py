@@ -127,7 +127,7 @@ class CapacityLink(Link):
             return [LinkOption(f"R={rate:.3f}", bit_budget(k, rate) // 8, rate, 1.0)]
         raise ValueError(f"the capacity code knows AWGN, block and fast Rayleigh channels, not {channel.describe()}")
 
-    def deliver(self, option, files, k, channel, snr_db, *, generator=None):
+    def deliver(self, option, files, k, channel, snr_db, *, generator=None, decode=None):
         sent = torch.tensor([f is not None for f in files], dtype=torch.bool)
         if not isinstance(channel, BlockRayleigh):
             return sent

@@ -9,10 +9,13 @@ images cost about a hundred to several hundred bytes in every codec (each codec'
 Conventions:
 
 * The whole file counts, headers and container included; no metadata is written (no EXIF,
-  XMP or ICC profile; JPEG 2000 as a bare codestream without the JP2 box; HEIF without the
-  NCLX colour box). Images are quantised to 8 bits before encoding.
-* Codecs whose encoder needs even sides (HEIF/HEVC 4:2:0) get the image padded by edge
-  replication; :meth:`Codec.decode` crops back when given the original ``size``.
+  XMP or ICC profile; JPEG 2000 as a bare codestream without the JP2 box and without the
+  comment marker OpenJPEG adds, 39 bytes; HEIF without the NCLX colour box). What is left is
+  what a decoder needs: JPEG's JFIF APP0 (18 bytes), AVIF's nclx ``colr`` box (19 bytes: the
+  YUV matrix). Images are quantised to 8 bits before encoding.
+* Any H x W: codecs whose encoder needs even sides (HEIF/HEVC 4:2:0) get the image padded by
+  edge replication; :meth:`Codec.decode` crops back to the original ``size`` (H, W) when given
+  it (the others decode at H x W; checked for every codec at odd sizes such as 451 x 300).
 * File size is monotone in quality only approximately; the search returns the best quality
   it *verified* to fit, so the budget is never exceeded.
 """
@@ -31,7 +34,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-__all__ = ["Codec", "JPEG", "JPEG2000", "WebP", "AVIF", "HEIF", "CODECS", "build_codec", "to_uint8", "from_uint8"]
+__all__ = ["Codec", "JPEG", "JPEG2000", "WebP", "AVIF", "HEIF", "CODECS", "build_codec", "to_uint8", "from_uint8",
+           "strip_j2k_comments"]
 
 
 def to_uint8(image: Tensor) -> np.ndarray:
@@ -178,13 +182,35 @@ class JPEG2000(Codec):
 
     def encode_at(self, array, quality):
         levels = max(1, min(6, int(math.log2(max(1, min(array.shape[:2])))) - 1))
-        return self._save(
+        return strip_j2k_comments(self._save(
             array, "JPEG2000", quality_mode="rates", quality_layers=[float(quality)], irreversible=True,
             no_jp2=True, num_resolutions=levels,
-        )
+        ))
 
     def library_version(self):
         return _pillow_version("jpg_2000")
+
+
+def strip_j2k_comments(data: bytes) -> bytes:
+    """A JPEG 2000 codestream without its main header's COM marker segments (OpenJPEG writes
+    "Created by OpenJPEG version ..." there, 39 bytes, whatever Pillow asks). The header is SOC
+    followed by marker segments (2-byte marker, 2-byte length that counts itself) up to the first
+    SOT; anything else is returned unchanged."""
+    if data[:2] != b"\xff\x4f":
+        return data
+    out, i = [data[:2]], 2
+    while i + 4 <= len(data):
+        marker = data[i:i + 2]
+        if marker == b"\xff\x90":  # SOT: the tile-parts follow, keep the rest as it is
+            out.append(data[i:])
+            return b"".join(out)
+        length = int.from_bytes(data[i + 2:i + 4], "big")
+        if marker[0] != 0xFF or length < 2:
+            return data  # not the header layout expected: leave the file alone
+        if marker != b"\xff\x64":  # COM
+            out.append(data[i:i + 2 + length])
+        i += 2 + length
+    return data
 
 
 class WebP(Codec):

@@ -35,7 +35,16 @@ Chain per image, for one MCS (modulation order ``m`` bits/symbol, code rate ``r`
   allows; the head-room covers lucky noise draws at these block lengths; both tested);
   ``prune_margin_db=None`` decodes everything. (2) :attr:`LDPCLink.stop_when_all_arrive`:
   options are tried in order of decreasing budget, and once an MCS delivers every file it
-  carried, lower-rate MCSs (smaller files, same or fewer images) are skipped.
+  carried, lower-rate MCSs (smaller files, same or fewer images) are skipped (the scheme's
+  per-batch choice; its per-image choice, ``select="image"``, skips by a bound instead, see
+  :mod:`genjscc.schemes.separation`). (3) ``decode``: :meth:`LDPCLink.deliver` decodes only the
+  images it is asked to (every image still goes through the channel, so the others' noise
+  does not change), and sends nothing through the channel when none is asked for.
+  (4) First failure stops an image (exact): an image is lost as soon as one of its codewords
+  fails, so its codewords are decoded in waves of 1, 1, 2, 4, 8, ... per image and an image
+  leaves after the wave where one failed; a lost image at native size costs one or two
+  codewords' 20 iterations instead of all of them (``first_failure_stops=False`` decodes every
+  codeword; both give the same outcome, tested).
 """
 
 from __future__ import annotations
@@ -55,6 +64,7 @@ __all__ = ["MCS", "MCS_TABLE", "LDPCLink", "parse_mcs", "codeword_layout"]
 
 MAX_INFO_BITS = 8448  # 5G NR base graph 1 maximum information block
 MIN_INFO_BITS = 12  # smallest block Sionna's 5G encoder accepts
+BG2_MAX_INFO_BITS = 3824  # above this (at rate > 1/4) 5G uses base graph 1, whose lowest rate is 1/3
 NUM_ITER = 20
 _MODULATIONS = {1: "bpsk", 2: "qpsk", 4: "16qam", 6: "64qam"}
 
@@ -91,12 +101,19 @@ def parse_mcs(text: str) -> MCS:
 def codeword_layout(k: int, mcs: MCS) -> tuple[int, int, int]:
     """``(C, s, K)``: codewords per image, symbols per codeword, information bits per codeword.
 
-    ``K = 0`` when the MCS carries nothing in ``k`` channel uses.
+    ``K = 0`` when the MCS carries nothing in ``k`` channel uses. A codeword long enough for 5G's base
+    graph 1 (``K > 3824``) must have rate ``K / (s m) >= 1/3`` (below it 5G repeats bits, which
+    Sionna's encoder refuses); where flooring ``K`` puts a rate-1/3 MCS just below, the codeword
+    drops the one or two symbols that make ``s m`` a multiple of 3 (native-size images; the
+    short codewords of small images never get there, so their layout is unchanged).
     """
     total_info = math.floor(k * mcs.bits_per_symbol * mcs.code_rate)
     count = max(1, math.ceil(total_info / MAX_INFO_BITS))
     symbols = k // count
     info = math.floor(symbols * mcs.bits_per_symbol * mcs.code_rate)
+    while info > BG2_MAX_INFO_BITS and 3 * info < symbols * mcs.bits_per_symbol:
+        symbols -= 1
+        info = math.floor(symbols * mcs.bits_per_symbol * mcs.code_rate)
     if info < MIN_INFO_BITS:
         return count, symbols, 0
     return count, symbols, info
@@ -125,21 +142,29 @@ class LDPCLink(Link):
     name = "ldpc"
     stop_when_all_arrive = True  # the scheme skips lower-budget options once one delivers every file
 
-    def __init__(self, mcs: str = "best", num_iter: int = NUM_ITER, prune_margin_db: float | None = 1.0):
+    def __init__(self, mcs: str = "best", num_iter: int = NUM_ITER, prune_margin_db: float | None = 1.0,
+                 first_failure_stops: bool = True):
         self.mcs = list(MCS_TABLE) if mcs == "best" else [parse_mcs(mcs)]
         self.mcs_spec = mcs
         self.num_iter = num_iter
         self.prune_margin_db = prune_margin_db
+        self.first_failure_stops = first_failure_stops
         self._blocks: dict[tuple, tuple] = {}
+        # decoding work done so far (benchmarks read it): codewords entering BP, codewords x BP iterations
+        self.work = {"codewords": 0, "codeword_iterations": 0}
 
     def options(self, k, channel, snr_db):
         options = [LinkOption(m.name, budget_bytes(k, m), m.rate, None) for m in self.mcs]
         return sorted(options, key=lambda o: (-o.budget_bytes, -o.rate))
 
-    def deliver(self, option, files, k, channel, snr_db, *, generator=None):
+    def deliver(self, option, files, k, channel, snr_db, *, generator=None, decode=None):
+        """``[B]`` bool, which files arrive; ``decode [B]`` bool (default: every file): the images to
+        decode, the others count as not arrived (every image goes through the channel all the same)."""
         mcs = parse_mcs(option.label)
         batch = len(files)
         sent = torch.tensor([f is not None for f in files], dtype=torch.bool)
+        if decode is not None:
+            sent = sent & decode.cpu().bool()
         count, symbols, info = codeword_layout(k, mcs)
         if info == 0 or not sent.any():
             return torch.zeros(batch, dtype=torch.bool)
@@ -200,15 +225,35 @@ class LDPCLink(Link):
             no = (received.noise_variance.cpu() / power).float()  # per complex symbol, unit-power constellation
             if self.prune_margin_db is not None:
                 decode = decode & ~self.beyond_capacity(mcs, 1.0 / no.clamp_min(1e-12))
-            y = (received.symbols.cpu() / math.sqrt(power)).reshape(batch, count, symbols).to(x.dtype)
-            llr = demapper(y, no.reshape(batch, count, symbols))
-            llr = llr.clamp(-50.0, 50.0)  # deep fades give huge LLRs; the decoder clips at 20 anyway
             ok = torch.zeros(batch, dtype=torch.bool)
-            if decode.any():
-                rows = decode.nonzero().flatten()
-                decoded = self._decode(decoder, llr[rows].reshape(len(rows) * count, -1),
-                                       bits[rows].reshape(len(rows) * count, info))
-                ok[rows] = (decoded.view(len(rows), count, info) == bits[rows]).flatten(1).all(dim=1)
+            if not decode.any():
+                return ok
+            rows = decode.nonzero().flatten()  # demap and decode only these images
+            y = (received.symbols.cpu() / math.sqrt(power)).reshape(batch, count, symbols)[rows].to(x.dtype)
+            llr = demapper(y, no.reshape(batch, count, symbols)[rows])
+            llr = llr.clamp(-50.0, 50.0)  # deep fades give huge LLRs; the decoder clips at 20 anyway
+            ok[rows] = self._decode_images(decoder, llr, bits[rows])
+        return ok
+
+    def _decode_images(self, decoder, llr: Tensor, bits: Tensor) -> Tensor:
+        """``llr [R, C, n]``, ``bits [R, C, K]`` -> ``[R]`` bool: every codeword of the image decoded right.
+
+        With :attr:`first_failure_stops`, codewords go in waves of 1, 1, 2, 4, ... per image and an
+        image leaves once one of its codewords failed (its outcome is then known)."""
+        images, count, info = bits.shape
+        if not self.first_failure_stops:
+            decoded = self._decode(decoder, llr.reshape(images * count, -1), bits.reshape(images * count, info))
+            return (decoded.view(images, count, info) == bits).flatten(1).all(dim=1)
+        ok = torch.ones(images, dtype=torch.bool)
+        start, wave = 0, 1
+        while start < count and ok.any():
+            alive = ok.nonzero().flatten()
+            stop = min(count, start + wave)
+            width = stop - start
+            sent = bits[alive, start:stop].reshape(len(alive) * width, info)
+            decoded = self._decode(decoder, llr[alive, start:stop].reshape(len(alive) * width, -1), sent)
+            ok[alive] = (decoded == sent).view(len(alive), width * info).all(dim=1)
+            start, wave = stop, (wave if start == 0 else 2 * wave)
         return ok
 
     def _decode(self, decoder, llr: Tensor, sent: Tensor) -> Tensor:
@@ -218,9 +263,11 @@ class LDPCLink(Link):
         out = torch.zeros_like(sent)
         active = torch.arange(llr.shape[0])
         state, done = None, 0
+        self.work["codewords"] += llr.shape[0]
         for step in _rounds(self.num_iter):
             u_hat, state = decoder(llr[active], num_iter=step, msg_v2c=state)
             done += step
+            self.work["codeword_iterations"] += len(active) * step
             out[active] = u_hat.to(out.dtype)
             still = (u_hat.to(sent.dtype) != sent[active]).any(dim=1)
             if not still.any() or done >= self.num_iter:

@@ -46,8 +46,13 @@ class Link(ABC):
         snr_db: float,
         *,
         generator: torch.Generator | None = None,
+        decode: Tensor | None = None,
     ) -> Tensor:
-        """Which files arrive intact: ``[B]`` bool (False for ``None`` files)."""
+        """Which files arrive intact: ``[B]`` bool (False for ``None`` files).
+
+        ``decode [B]`` bool (None: all): the images whose outcome is wanted; the others may be
+        reported as not arrived, and must draw the same channel as if they were decoded (a link
+        with a closed-form outcome may ignore it)."""
 
     def describe(self) -> str:
         return self.name

@@ -183,6 +183,52 @@ def test_a_scheme_that_cannot_send_the_size_gets_an_error_tile_the_others_still_
     assert sent["psnr"] > 10 and sent["channel_uses"] == 32 * 32 * 3 // 12
 
 
+def test_native_size_sends_the_whole_photo_as_transmit_does_and_generative_schemes_get_an_error_tile(server):
+    """size "native": chelsea whole (451x300), the reconstruction equals `genjscc transmit`'s on that image; the
+    generative scheme, which takes only 64x64, gets an error tile naming its size."""
+    from genjscc.app.work import prepare_photo
+    from genjscc.channel import AWGN
+    from genjscc.data import photo_images
+    from genjscc.evaluation.evaluate import transmit_checked
+    from genjscc.schemes import build_scheme
+
+    status, choices, _ = call(server, "/api/choices")
+    assert status == 200 and choices["sizes"][-1] == "native"
+    request = transmit_request(size="native", schemes=[{"spec": "generative-64-bcr1_48"}, {"spec": DEEPJSCC}])
+    status, submitted, _ = call(server, "/api/jobs", request)
+    assert status == 200 and (submitted["width"], submitted["height"]) == (451, 300)
+    assert any("sent whole at its own size, 451x300" in n for n in submitted["notes"])
+    job = finished(server, submitted["job"])
+    failed, sent = job["result"]["tiles"]
+    assert "decodes 64x64 images" in failed["error"]
+    with Image.open(io.BytesIO(base64.b64decode(sent["image"].split(",", 1)[1]))) as im:
+        shown = torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1)
+    x = prepare_photo("chelsea", "native").image
+    assert torch.equal(x, photo_images("test")[0].float() / 255)
+    expected = transmit_checked(build_scheme(DEEPJSCC), x.unsqueeze(0), AWGN(), 5,
+                                generator=torch.Generator().manual_seed(0)).images[0]
+    assert torch.equal(shown, (expected * 255).round().byte())
+    assert sent["channel_uses"] == 32 * 38 * 57 // 2  # C = 32 over the padded 304x456 image's 38x57 grid
+
+
+def test_native_uploads_are_whole_and_the_largest_are_refused(monkeypatch):
+    import genjscc.app.choices
+    from genjscc.app.forms import read_form
+    from genjscc.utils.images import DataError
+
+    rng = np.random.default_rng(1)
+    prepared = prepare_upload("odd.png", png_bytes(rng.integers(0, 255, (37, 50, 3), dtype=np.uint8)), "native")
+    assert prepared.image.shape == (3, 37, 50) and not any("centre-cropped" in n for n in prepared.notes)
+    assert "sent whole at its own size, 50x37 (not cropped or resized)" in prepared.notes
+    monkeypatch.setattr(genjscc.app.choices, "NATIVE_MAX_PIXELS", 37 * 50 - 1)
+    with pytest.raises(DataError, match=r"odd.png is 50x37 = 1,850 pixels.*choose a square size"):
+        prepare_upload("odd.png", png_bytes(rng.integers(0, 255, (37, 50, 3), dtype=np.uint8)), "native")
+    assert read_form(transmit_request(size="native")).size == "native"
+    for bad in ("Native", 48, True):
+        with pytest.raises(ValueError, match="size must be one of 32, 64, 128, 256, native"):
+            read_form(transmit_request(size=bad))
+
+
 def test_inversion_reports_progress_and_stops_when_cancelled(server):
     request = transmit_request(schemes=[{"spec": "inverse", "options": {"jscc": DEEPJSCC, "steps": "1000"}}])
     job_id = call(server, "/api/jobs", request)[1]["job"]

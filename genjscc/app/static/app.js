@@ -53,7 +53,7 @@ async function loadChoices() {
   const response = await fetch("/api/choices");
   choices = await response.json();
   for (const p of choices.photos) $("photo").append(option(p));
-  for (const s of choices.sizes) $("size").append(option(s, `${s}x${s}`));
+  for (const s of choices.sizes) $("size").append(option(s, s === "native" ? "native (whole image)" : `${s}x${s}`));
   $("size").value = choices.default_size;
   for (const c of choices.channels) $("channel").append(option(c));
   for (const c of choices.csi) $("csi").append(option(c));
@@ -99,7 +99,7 @@ async function buildRequest(task) {
   const request = {
     task,
     image: await imageField(),
-    size: Number($("size").value),
+    size: $("size").value === "native" ? "native" : Number($("size").value),
     schemes: chosenSchemes(),
     channel: $("channel").value,
     csi: $("csi").value,
@@ -161,8 +161,10 @@ function scoreLines(t) {
 }
 
 function showOriginal(submitted) {
+  // whole images keep their aspect, shown 512 px wide (the scores are those of the full-size image)
+  $("results").classList.toggle("native", submitted.size === "native");
   $("results").replaceChildren(figure(`original (${submitted.source})`, submitted.original,
-    [["size", `${submitted.size}x${submitted.size}`]], "tile original"));
+    [["size", `${submitted.width}x${submitted.height}`]], "tile original"));
   $("notes").replaceChildren(...submitted.notes.map((n) => Object.assign(document.createElement("li"), { textContent: n })));
   $("prepared").hidden = false;
 }
