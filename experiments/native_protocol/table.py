@@ -8,8 +8,9 @@ measured rows of that BCR; the count is printed). Rows:
 
 * DeepJSCC models named by ``--deepjscc`` (scheme labels in the records; a name with no records yet
   is listed as not measured);
-* "best codec + 5G LDPC": per image and point, the best of the codecs (each with its best MCS for that
-  image), then the mean (``--best point`` instead: the codec with the highest mean at that point);
+* "best codec + 5G LDPC": per image and point, the codec with the highest PSNR (each with its best MCS for
+  that image), then the mean of the metric for that choice (``--best point`` instead: the codec with the
+  highest mean PSNR at that point); the codec is chosen by PSNR whatever ``--metric`` shows;
 * "best codec + ideal code": the same over the ideal capacity-achieving code;
 * each codec over each link, with the images lost (mean image sent) in brackets.
 
@@ -28,6 +29,7 @@ from pathlib import Path
 LINKS = {"ldpc": "5G LDPC + QAM", "capacity": "ideal code"}
 DEFAULT_DEEPJSCC = "deepjscc-bcr1_12,deepjscc-bcr1_48,deepjscc-64-bcr1_12,deepjscc-64-bcr1_48"
 HIGHER_IS_BETTER = {"psnr": True, "ms-ssim": True, "ms-ssim-db": True, "lpips-alex": False}
+THRESHOLD = {"psnr": 0.1, "ms-ssim": 0.002, "ms-ssim-db": 0.1, "lpips-alex": 0.005}  # "apart" in the best-codec note
 
 # ../shared/docs/facts.md §14: Kodak, 24 images at 768 x 512, AWGN, PSNR (dB) read from the papers' figures (±0.3 dB)
 PUBLISHED_SOURCE = ("Published, not measured here: Kodak (24 images, 768x512, native size), AWGN, PSNR dB read "
@@ -58,18 +60,20 @@ def mean(values) -> float:
     return sum(values) / len(values)
 
 
-def best_codec(by_codec: dict[str, dict[str, float]], images, better, how: str) -> tuple[float, str]:
-    """Mean over ``images`` of the best codec, per image (``how="image"``) or per point (``"point"``);
-    with the codec that won (per point) or the codecs' shares (per image)."""
-    pick = max if better else min
+def best_codec(by_codec: dict[str, dict[str, float]], psnrs: dict[str, dict[str, float]], images,
+               how: str) -> tuple[float, str]:
+    """Mean over ``images`` of the metric ``by_codec`` for the best codec **by PSNR** (``psnrs``), chosen per
+    image (``how="image"``) or per point (``"point"``: the codec with the best mean PSNR), with the codec that
+    won (per point) or the codecs' shares (per image). The choice is made once, by PSNR (as the MCS is), and
+    every metric is reported for that one reconstruction."""
     if how == "point":
-        means = {c: mean(v[i] for i in images) for c, v in by_codec.items()}
-        codec = pick(means, key=means.get)
-        return means[codec], codec
+        means = {c: mean(psnrs[c][i] for i in images) for c in by_codec}
+        codec = max(means, key=means.get)
+        return mean(by_codec[codec][i] for i in images), codec
     wins: dict[str, int] = defaultdict(int)
     total = 0.0
     for i in images:
-        codec = pick(by_codec, key=lambda c: by_codec[c][i])
+        codec = max(by_codec, key=lambda c: psnrs[c][i])
         wins[codec] += 1
         total += by_codec[codec][i]
     return total / len(images), ", ".join(f"{c} {n}" for c, n in sorted(wins.items(), key=lambda w: (-w[1], w[0])))
@@ -77,11 +81,12 @@ def best_codec(by_codec: dict[str, dict[str, float]], images, better, how: str) 
 
 def tables(records: list[dict], metric: str, models: list[str], how: str) -> tuple[str, dict]:
     """Markdown tables per BCR, and ``{(row, bcr, snr): mean}`` for the targets."""
-    better = HIGHER_IS_BETTER[metric]
     values: dict[tuple, dict[str, float]] = defaultdict(dict)  # (scheme, bcr, snr) -> {image: value}
+    psnrs: dict[tuple, dict[str, float]] = defaultdict(dict)  # the same for PSNR, which picks the best codec
     lost: dict[tuple, set] = defaultdict(set)  # (scheme, bcr, snr) -> images sent as the mean image
     for r in records:
         values[(r["scheme"], r["bcr"], r["snr_db"])][r["image"]] = r[metric]
+        psnrs[(r["scheme"], r["bcr"], r["snr_db"])][r["image"]] = r["psnr"]
         if r.get("kind") == "separation" and not r.get("delivered", True):
             lost[(r["scheme"], r["bcr"], r["snr_db"])].add(r["image"])
     codecs = sorted({r["codec"] for r in records if r.get("kind") == "separation"})
@@ -121,12 +126,13 @@ def tables(records: list[dict], metric: str, models: list[str], how: str) -> tup
                 if not by_codec:
                     row.append("–")
                     continue
-                value, who = best_codec(by_codec, images, better, how)
+                by_psnr = {c: psnrs[(f"{c}+{link}", bcr, s)] for c in by_codec}
+                value, who = best_codec(by_codec, by_psnr, images, how)
                 summary[(f"best+{link}", bcr, s)] = value
-                other, _ = best_codec(by_codec, images, better, "point" if how == "image" else "image")
+                other, _ = best_codec(by_codec, by_psnr, images, "point" if how == "image" else "image")
                 summary[(f"best+{link}:other", bcr, s)] = other
-                if abs(other - value) > 0.1:
-                    differ.append(f"BCR {bcr} {s:g} dB {LINKS[link]} {other - value:+.2f}")
+                if abs(other - value) > THRESHOLD[metric]:
+                    differ.append(f"BCR {bcr} {s:g} dB {LINKS[link]} {other - value:+.3g}")
                 row.append(f"{value:.2f} ({who})")
             rows.append(" | ".join(row) + " |")
         for link in links:
@@ -190,13 +196,13 @@ def main(argv=None) -> None:
     print("\nLDPC rows: 5G NR LDPC (rates 1/3, 1/2, 2/3) + BPSK/QPSK/16-QAM/64-QAM, 20 BP iterations, the best MCS for "
           "each image on its channel seed; ideal code: k log2(1 + SNR) bits error-free. A file that does not fit or "
           "is lost becomes the training mean image (\"lost\"). Best codec per image: in brackets, how many images "
-          "each codec won.")
+          "each codec won (chosen by PSNR; the other metrics are those of that choice).")
     differ = summary.pop("differ")
     gaps = [summary[k] - summary[(k[0].removesuffix(':other'), k[1], k[2])] for k in summary if k[0].endswith(":other")]
     if gaps:
         other = "per point (the codec with the best mean)" if args.best == "image" else "per image"
-        print(f"\nBest codec {other} instead: {min(gaps):+.2f} to {max(gaps):+.2f} dB against the rows above; "
-              f"more than 0.1 dB apart at " + ("; ".join(differ) if differ else "no point") + ".")
+        print(f"\nBest codec {other} instead: {min(gaps):+.3g} to {max(gaps):+.3g} against the rows above; "
+              f"more than {THRESHOLD[args.metric]:g} apart at " + ("; ".join(differ) if differ else "no point") + ".")
     print("\n" + published())
     if args.metric == "psnr":
         print("\n### Issue 29 targets (measured rows only)\n")
