@@ -3,8 +3,8 @@
     python experiments/native_protocol/table.py results/native_protocol/records.jsonl
     python experiments/native_protocol/table.py RECORDS --metric lpips-alex --deepjscc deepjscc-bcr1_12,deepjscc-bcr1_48
 
-Per BCR one table, SNR across, mean over the images that every row has (the images common to all
-measured rows of that BCR; the count is printed). Rows:
+Per BCR one table, SNR across, mean over the images of the best-covered row of that BCR (the count is
+printed); a cell whose row lacks some of them (a run still going) shows "–". Rows:
 
 * DeepJSCC models named by ``--deepjscc`` (scheme labels in the records; a name with no records yet
   is listed as not measured);
@@ -98,7 +98,8 @@ def tables(records: list[dict], metric: str, models: list[str], how: str) -> tup
         keys = [k for k in values if k[1] == bcr]
         if not keys:
             continue
-        images = set.intersection(*(set(values[k]) for k in keys))
+        # the images of the best-covered row; a cell whose row lacks one of them (a run still going) shows "–"
+        images = max((set(values[k]) for k in keys), key=len)
         points = [s for s in snrs if any(k[2] == s for k in keys)]
         head = f"| BCR {bcr}, {metric}, mean of {len(images)} images | " + " | ".join(f"{s:g} dB" for s in points) + " |"
         rows = [head, "|---" * (len(points) + 1) + "|"]
@@ -121,9 +122,8 @@ def tables(records: list[dict], metric: str, models: list[str], how: str) -> tup
         for link in links:
             row = [f"| best codec ({'per image' if how == 'image' else 'per point'}) + {LINKS[link]}"]
             for s in points:
-                by_codec = {c: values[(f"{c}+{link}", bcr, s)] for c in codecs
-                            if images <= set(values.get((f"{c}+{link}", bcr, s), {}))}
-                if not by_codec:
+                by_codec = {c: values[(f"{c}+{link}", bcr, s)] for c in codecs if (f"{c}+{link}", bcr, s) in values}
+                if not by_codec or any(not images <= set(v) for v in by_codec.values()):  # none, or a codec still running
                     row.append("–")
                     continue
                 by_psnr = {c: psnrs[(f"{c}+{link}", bcr, s)] for c in by_codec}
